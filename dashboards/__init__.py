@@ -1,0 +1,3 @@
+"""The web UI served by the server, and Grafana dashboards for InfluxDB users."""
+
+__all__: list[str] = []
