@@ -14,6 +14,7 @@ from protocol._errors import (
     UnsupportedVersion,
 )
 from protocol._ids import ID_PATTERN, MAX_ID_LENGTH, Id, is_valid_id
+from protocol.clock import Clock, ManualClock, ScaledClock, SystemClock
 from protocol.codec import (
     DEFAULT_BOUNDS,
     Decoded,
@@ -70,6 +71,7 @@ __all__ = [
     "AlarmEvent",
     "BadTopic",
     "Channel",
+    "Clock",
     "Command",
     "CommandName",
     "Decoded",
@@ -83,6 +85,7 @@ __all__ = [
     "HealthReading",
     "Id",
     "InvalidField",
+    "ManualClock",
     "Message",
     "NotJson",
     "OccupancyReading",
@@ -91,9 +94,11 @@ __all__ = [
     "ProtocolError",
     "Reading",
     "ReadingBatch",
+    "ScaledClock",
     "SmokeReading",
     "SmokeSensor",
     "SmokeState",
+    "SystemClock",
     "TimeBounds",
     "TimestampOutOfBounds",
     "TooManyReadings",
