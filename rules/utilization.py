@@ -53,7 +53,9 @@ __all__ = [
     "UtilizationBlock",
     "UtilizationReport",
     "WeekStats",
+    "occupancy_from_count_columns",
     "occupancy_from_counter",
+    "occupancy_from_counter_columns",
     "occupancy_from_counts",
     "open_periods",
     "utilization_report",
@@ -138,15 +140,42 @@ def _empty() -> FloatArray:
     return np.zeros(0, dtype=np.float64)
 
 
+def _columns(*columns: Sequence[float] | FloatArray) -> list[FloatArray]:
+    """Columns as float arrays, sorted by the first (a store usually returns them sorted)."""
+    arrays = [np.asarray(c, dtype=np.float64) for c in columns]
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError("columns differ in length")
+    if len(arrays[0]) > 1 and not bool(np.all(np.diff(arrays[0]) >= 0)):
+        order = np.argsort(arrays[0], kind="stable")
+        arrays = [a[order] for a in arrays]
+    return arrays
+
+
+def _posix(samples: Sequence[CountSample] | Sequence[CounterSample]) -> FloatArray:
+    return np.fromiter((s.ts.timestamp() for s in samples), dtype=np.float64, count=len(samples))
+
+
 def occupancy_from_counts(
     samples: Iterable[CountSample], *, max_hold: timedelta | None = DEFAULT_MAX_HOLD
 ) -> OccupancySeries:
     """An occupancy series from absolute counts; a value holds at most ``max_hold``."""
-    pairs = sorted((s.ts.timestamp(), float(s.value)) for s in samples)
-    if not pairs:
+    rows = list(samples)
+    values = np.fromiter((s.value for s in rows), dtype=np.float64, count=len(rows))
+    return occupancy_from_count_columns(_posix(rows), values, max_hold=max_hold)
+
+
+def occupancy_from_count_columns(
+    times: Sequence[float] | FloatArray,
+    values: Sequence[float] | FloatArray,
+    *,
+    max_hold: timedelta | None = DEFAULT_MAX_HOLD,
+) -> OccupancySeries:
+    """``occupancy_from_counts`` for columns: POSIX seconds and counts (as a store holds them)."""
+    t, v = _columns(times, values)
+    if not len(t):
         return OccupancySeries(_empty(), _empty(), _empty(), _empty())
-    t = np.fromiter((p[0] for p in pairs), dtype=np.float64, count=len(pairs))
-    v = np.fromiter((max(p[1], 0.0) for p in pairs), dtype=np.float64, count=len(pairs))
+    v = np.maximum(v, 0.0)
+    sample_t = t
     rise = np.diff(v)
     contiguous = np.ones(len(rise), dtype=bool)
     if max_hold is not None:
@@ -160,8 +189,7 @@ def occupancy_from_counts(
         t = np.concatenate([t, stale_t])[order]
         v = np.concatenate([v, np.full(len(stale_t), np.nan)])[order]
     up = (rise > 0) & contiguous
-    arrival_t = np.fromiter((p[0] for p in pairs[1:]), dtype=np.float64, count=len(pairs) - 1)
-    return OccupancySeries(t, v, arrival_t[up], rise[up].astype(np.float64))
+    return OccupancySeries(t, v, sample_t[1:][up], rise[up])
 
 
 def occupancy_from_counter(
@@ -178,12 +206,32 @@ def occupancy_from_counter(
     at ``reset_at`` local time (the room is empty then; anything left is drift), and never goes
     below zero (exits beyond the count are dropped). Both corrections are reported.
     """
-    rows = sorted((s.ts.timestamp(), s.entries, s.exits) for s in samples)
-    if not rows:
+    rows = list(samples)
+    return occupancy_from_counter_columns(
+        _posix(rows),
+        np.fromiter((s.entries for s in rows), dtype=np.float64, count=len(rows)),
+        np.fromiter((s.exits for s in rows), dtype=np.float64, count=len(rows)),
+        timezone=timezone,
+        reset_at=reset_at,
+        start=start,
+        initial=initial,
+    )
+
+
+def occupancy_from_counter_columns(
+    times: Sequence[float] | FloatArray,
+    entries: Sequence[float] | FloatArray,
+    exits: Sequence[float] | FloatArray,
+    *,
+    timezone: str,
+    reset_at: time = time(3, 0),
+    start: datetime | None = None,
+    initial: int = 0,
+) -> OccupancySeries:
+    """``occupancy_from_counter`` for columns: POSIX seconds, entries and exits."""
+    t, entries, exits = _columns(times, entries, exits)
+    if not len(t):
         return OccupancySeries(_empty(), _empty(), _empty(), _empty(), derived_from="counter")
-    t = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
-    entries = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-    exits = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
     first = start.timestamp() if start is not None else float(t[0])
     zone = ZoneInfo(timezone)
     resets = _daily_times(first, float(t[-1]), zone, reset_at)
@@ -359,6 +407,14 @@ class _CellSums:
     capacity_known: bool = True
 
 
+def _sorted_union(arrays: Sequence[FloatArray]) -> FloatArray:
+    """The sorted distinct values of already-sorted arrays (timsort merges the runs)."""
+    joined = np.sort(np.concatenate(arrays), kind="stable")
+    if len(joined) < 2:
+        return joined
+    return joined[np.concatenate([[True], np.diff(joined) > 0])]
+
+
 def _sum_by(index: IntArray, weights: FloatArray, n: int) -> FloatArray:
     return np.bincount(index, weights=weights, minlength=n).astype(np.float64, copy=False)
 
@@ -379,7 +435,7 @@ def _accumulate(
         return _CellSums(
             zeros, zeros, zeros, zeros, zeros, np.full(n, np.nan), np.full(n, np.nan), zeros
         )
-    edges = np.union1d(times, np.concatenate([cells.start, cells.end]))
+    edges = _sorted_union([times, cells.start, cells.end])
     a, b = edges[:-1], edges[1:]
     point = np.searchsorted(times, a, side="right") - 1
     has_point = point >= 0
@@ -638,7 +694,7 @@ class _Merged:
 
 def _merge(series: Sequence[tuple[OccupancySeries, float]]) -> _Merged:
     """Sum of several rooms' occupancy; capacity and "over" count only rooms with data."""
-    times = np.unique(np.concatenate([s.times for s, _ in series]))
+    times = _sorted_union([s.times for s, _ in series])
     total = np.zeros(len(times))
     cap = np.zeros(len(times))
     over = np.zeros(len(times), dtype=bool)
