@@ -136,15 +136,10 @@ def main() -> int:
     corrections = sum(len(d.corrections) for d in report.drift)
     total = statistics.median(a + b for a, b in zip(column_times, report_times, strict=True))
     print(f"site: {args.rooms} rooms, {args.days} days, {n:,} one-minute samples")
-    print(
-        f"occupancy series from tuples (UTC datetimes): median {statistics.median(tuple_times):.3f} s"
-    )
-    print(
-        f"occupancy series from columns (POSIX s):      median {statistics.median(column_times):.3f} s"
-    )
-    print(
-        f"utilization report:                           median {statistics.median(report_times):.3f} s"
-    )
+    med = statistics.median
+    print(f"occupancy series from tuples (UTC datetimes): median {med(tuple_times):.3f} s")
+    print(f"occupancy series from columns (POSIX s):      median {med(column_times):.3f} s")
+    print(f"utilization report:                           median {med(report_times):.3f} s")
     print(f"columns + report: median {total:.3f} s over {args.repeat} runs")
     print(
         f"site utilisation rate {report.total.summary.utilisation_rate or 0:.1%}, "
