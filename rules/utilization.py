@@ -409,10 +409,11 @@ class _CellSums:
 
 def _sorted_union(arrays: Sequence[FloatArray]) -> FloatArray:
     """The sorted distinct values of already-sorted arrays (timsort merges the runs)."""
-    joined = np.sort(np.concatenate(arrays), kind="stable")
+    joined: FloatArray = np.sort(np.concatenate(arrays), kind="stable")
     if len(joined) < 2:
         return joined
-    return joined[np.concatenate([[True], np.diff(joined) > 0])]
+    distinct: FloatArray = joined[np.concatenate([[True], np.diff(joined) > 0])]
+    return distinct
 
 
 def _sum_by(index: IntArray, weights: FloatArray, n: int) -> FloatArray:
