@@ -36,6 +36,7 @@ __all__ = [
     "RecordSource",
     "ScheduleEntry",
     "inspection_schedule",
+    "needing_attention",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -244,3 +245,11 @@ def inspection_schedule(
                 )
             )
     return tuple(entries)
+
+
+def needing_attention(entries: Iterable[ScheduleEntry]) -> tuple[ScheduleEntry, ...]:
+    """The entries that are not ok, most urgent first: never done, then by due time."""
+    pending = [e for e in entries if e.status is not DueStatus.OK]
+    never = [e for e in pending if e.due_at is None]
+    dated = sorted((e for e in pending if e.due_at is not None), key=lambda e: e.due_at or 0)
+    return (*never, *dated)

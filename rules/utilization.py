@@ -30,7 +30,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -46,13 +46,16 @@ __all__ = [
     "ComplementaryPair",
     "CountSample",
     "CounterSample",
+    "DailyRollup",
     "DriftCorrection",
+    "DriftReport",
     "OccupancySeries",
     "Stats",
     "UnderusedFunction",
     "UtilizationBlock",
     "UtilizationReport",
     "WeekStats",
+    "daily_rollups",
     "occupancy_from_count_columns",
     "occupancy_from_counter",
     "occupancy_from_counter_columns",
@@ -541,12 +544,19 @@ class UtilizationBlock(BaseModel):
 
 
 class UnderusedFunction(BaseModel):
+    """A function whose utilisation rate over the report window is below the pack's threshold.
+
+    The policy finding is over ``policy_window_days`` (the pack's window, default 30 days):
+    ask for a report of that length to make it.
+    """
+
     model_config = _FROZEN
 
     function: Function
     utilisation_rate: float
     threshold: float
     window_days: float
+    policy_window_days: int
     source: SourceRef
     message_zh: str
     message_en: str
@@ -828,6 +838,7 @@ def utilization_report(
                     utilisation_rate=rate,
                     threshold=settings.underuse_threshold,
                     window_days=window_days,
+                    policy_window_days=settings.underuse_window_days,
                     source=settings.source,
                     message_zh=(
                         f"{FUNCTION_NAMES_ZH[function]}近{window_days:.0f}天利用率"
@@ -898,3 +909,52 @@ def _complementary(
         )
     pairs.sort(key=lambda p: (p.overlap, -(p.busy_hours[0] + p.busy_hours[1]), p.rooms))
     return tuple(pairs[:MAX_PAIRS])
+
+
+class DailyRollup(BaseModel):
+    """One row of the daily rollup table: a room, a function or the site on one local day."""
+
+    model_config = _FROZEN
+
+    day: date
+    level: Literal["room", "function", "site"]
+    id: str
+    capacity: int | None
+    stats: Stats
+    episodes: int
+    drift_corrections: int
+
+
+def daily_rollups(
+    site: Site,
+    series: Mapping[str, OccupancySeries],
+    *,
+    day: date,
+    pack: Pack | None = None,
+) -> tuple[DailyRollup, ...]:
+    """The rollup rows of ``site`` for the local calendar ``day`` (a scheduled job's work)."""
+    zone = ZoneInfo(site.timezone)
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    report = utilization_report(site, series, start=start, end=end, pack=pack)
+    lo, hi = start.astimezone(UTC), end.astimezone(UTC)
+    drift = {d.room: sum(1 for c in d.corrections if lo <= c.at < hi) for d in report.drift}
+    rows = []
+    for block in (*report.rooms, *report.functions, report.total):
+        count = (
+            drift.get(block.id, 0)
+            if block.level == "room"
+            else sum(drift.get(r, 0) for r in block.rooms)
+        )
+        rows.append(
+            DailyRollup(
+                day=day,
+                level=block.level,
+                id=block.id,
+                capacity=block.capacity,
+                stats=block.summary,
+                episodes=block.episodes,
+                drift_corrections=count,
+            )
+        )
+    return tuple(rows)

@@ -347,3 +347,10 @@ def test_the_report_serialises_with_both_languages() -> None:
         "article_zh": "第十条",
         "article_en": "art. 10",
     }
+
+
+@pytest.mark.parametrize(("function", "expected"), [("infant_care", PASS), ("dining", FAIL)])
+def test_baotou_recommends_elderly_or_infant_care(function: str, expected: NormStatus) -> None:
+    result = evaluate_compliance(site(room("a", function)), BAOTOU).result("mix.elderly_or_infant")
+    assert result is not None
+    assert (result.status, result.level.value) == (expected, "recommended")

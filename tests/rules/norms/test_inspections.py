@@ -15,6 +15,7 @@ from rules import (
     Site,
     SiteFlag,
     inspection_schedule,
+    needing_attention,
 )
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -244,3 +245,18 @@ def test_the_site_pack_decides_the_items() -> None:
     assert {"patrol.daily", "check.periodic", "drill", "smoke.functional", "door.annual"} <= items
     dumped = inspection_schedule(site, [], now=at(2026, 1, 1))[0].model_dump(mode="json")
     assert dumped["status_en"] == "never done"
+
+
+def test_needing_attention_puts_never_done_first_then_by_due_time() -> None:
+    records = [
+        done("patrol.daily", "s1", at(2026, 1, 5, 9)),
+        done("check.periodic", "s1", at(2025, 11, 1, 9)),
+        done("drill", "s1", at(2025, 12, 1, 9)),
+    ]
+    schedule = inspection_schedule(SITE, records, now=at(2026, 1, 6, 8))
+    urgent = needing_attention(schedule)
+    assert all(e.status is not DueStatus.OK for e in urgent)
+    assert urgent[0].status is DueStatus.NEVER_DONE
+    dated = [e for e in urgent if e.due_at is not None]
+    assert [e.item for e in dated] == ["check.periodic", "patrol.daily"]
+    assert "drill" not in {e.item for e in urgent}

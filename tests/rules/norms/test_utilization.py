@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from rules import (
     CounterSample,
     CountSample,
     Site,
+    daily_rollups,
     occupancy_from_counter,
     occupancy_from_counts,
     open_periods,
@@ -285,3 +286,33 @@ def test_capacity_counts_only_while_a_room_reports() -> None:
     assert block.summary.person_hours == pytest.approx(35)
     assert block.summary.capacity_hours == pytest.approx(70)
     assert block.summary.utilisation_rate == pytest.approx(0.5)
+
+
+def test_daily_rollups_match_the_report_for_that_day() -> None:
+    site = make_site({"id": "r1", "function": "culture", "licensed_capacity": 10})
+    rows = daily_rollups(site, {"r1": monday_series()}, day=date(2026, 1, 5))
+    by_id = {(r.level, r.id): r for r in rows}
+    assert set(by_id) == {("room", "r1"), ("function", "culture"), ("site", "s1")}
+    room = by_id[("room", "r1")]
+    assert room.stats.person_hours == pytest.approx(29)
+    assert (room.capacity, room.episodes, room.stats.visits) == (10, 2, 17)
+    assert by_id[("site", "s1")].stats.peak == 12
+    tuesday = daily_rollups(site, {"r1": monday_series()}, day=date(2026, 1, 6))
+    assert tuesday[0].stats.data_hours == 10  # the last count (0) holds: no max_hold here
+    assert tuesday[0].stats.person_hours == 0
+
+
+def test_daily_rollups_count_the_days_drift_corrections() -> None:
+    site = make_site({"id": "r1", "function": "dining", "licensed_capacity": 10})
+    series = occupancy_from_counter(
+        [CounterSample(at(5, 9), 3, 0), CounterSample(at(6, 9), 0, 2)], timezone="Asia/Shanghai"
+    )
+    # Tuesday 03:00 drops the 3 left over; at 09:00 two exits would go below zero.
+    tuesday = daily_rollups(site, {"r1": series}, day=date(2026, 1, 6))
+    assert {(r.level, r.drift_corrections) for r in tuesday} == {
+        ("room", 2),
+        ("function", 2),
+        ("site", 2),
+    }
+    monday = daily_rollups(site, {"r1": series}, day=date(2026, 1, 5))
+    assert monday[0].drift_corrections == 0
