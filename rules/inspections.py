@@ -149,14 +149,15 @@ def _status(now: datetime, due: datetime, warn: Interval) -> DueStatus:
 
 def _while_open_due(
     site: Site, every: Interval, last: datetime | None, now: datetime
-) -> tuple[datetime, bool]:
+) -> tuple[datetime | None, bool]:
     """Due time of an item due every ``every`` while the site is open, and whether it is open.
 
     Outside opening hours the next due time counts from the next opening. A site without
-    recorded opening hours counts as always open, so a patrol is never silently skipped.
+    recorded opening hours counts as always open, so a patrol is never silently skipped; with
+    no patrol on record either, there is nothing to count from (None).
     """
     if not site.opening_hours:
-        return every.after(last) if last else now, True
+        return (every.after(last) if last else None), True
     current = open_periods(site, now - timedelta(days=8), now + timedelta(days=8))
     for start, end in current:
         if start <= now < end:
@@ -183,6 +184,8 @@ def inspection_schedule(
     items. ``in_service_since``: by subject id (site or device), the time it came into
     service; the first due time of a never-tested subject counts from it.
     """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
     pack = pack if pack is not None else load_pack(site.jurisdiction)
     flag_set = frozenset(flags)
     since = in_service_since or {}
@@ -215,7 +218,12 @@ def inspection_schedule(
             due: datetime | None
             if item.while_open:
                 due, is_open = _while_open_due(site, every, done, now)
-                status = _status(now, due, item.warn_before) if is_open else DueStatus.OK
+                if due is None:
+                    status = DueStatus.NEVER_DONE
+                elif is_open:
+                    status = _status(now, due, item.warn_before)
+                else:
+                    status = DueStatus.OK
             elif done is not None:
                 # After the first test, ``every`` counts from the last one (sensitivity:
                 # 12 months after installation, then every 24 months).

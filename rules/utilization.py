@@ -705,6 +705,8 @@ class _Merged:
 
 def _merge(series: Sequence[tuple[OccupancySeries, float]]) -> _Merged:
     """Sum of several rooms' occupancy; capacity and "over" count only rooms with data."""
+    if not series:
+        return _Merged(_empty(), _empty(), _empty(), np.zeros(0, dtype=bool))
     times = _sorted_union([s.times for s, _ in series])
     total = np.zeros(len(times))
     cap = np.zeros(len(times))
@@ -740,6 +742,8 @@ def utilization_report(
 
     ``series``: occupancy per room id (rooms without one are listed in ``no_data``).
     """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
     pack = pack if pack is not None else load_pack(site.jurisdiction)
     zone = ZoneInfo(site.timezone)
     periods = open_periods(site, start, end)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rules import NormStatus, Site, UnknownJurisdiction, evaluate_compliance, load_pack
+from rules import Function, NormStatus, Site, UnknownJurisdiction, evaluate_compliance, load_pack
 from tests.rules.norms.factories import room, site
 
 BAOTOU = load_pack("baotou")
@@ -354,3 +356,58 @@ def test_baotou_recommends_elderly_or_infant_care(function: str, expected: NormS
     result = evaluate_compliance(site(room("a", function)), BAOTOU).result("mix.elderly_or_infant")
     assert result is not None
     assert (result.status, result.level.value) == (expected, "recommended")
+
+
+_ROOM = st.fixed_dictionaries(
+    {
+        "function": st.sampled_from([None, *(f.value for f in Function)]),
+        "floor": st.integers(-3, 8),
+        "semi_basement": st.booleans(),
+        "area_m2": st.one_of(st.none(), st.floats(1, 2000)),
+        "beds": st.one_of(st.none(), st.integers(0, 50)),
+        "places": st.one_of(st.none(), st.integers(0, 50)),
+        "licensed_capacity": st.one_of(st.none(), st.integers(0, 80)),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rooms=st.lists(_ROOM, max_size=8),
+    households=st.one_of(st.none(), st.integers(0, 5000)),
+    floor_area=st.one_of(st.none(), st.floats(1, 20000)),
+    residents=st.one_of(st.none(), st.integers(0, 20000)),
+    new=st.one_of(st.none(), st.booleans()),
+    outdoor=st.one_of(st.none(), st.floats(0, 5000)),
+    jurisdiction=st.sampled_from(["national", "hangzhou", "baotou", "qingdao"]),
+)
+def test_any_registry_entry_gives_a_verdict_per_norm_and_no_unfounded_pass(
+    rooms: list[dict[str, Any]],
+    households: int | None,
+    floor_area: float | None,
+    residents: int | None,
+    new: bool | None,
+    outdoor: float | None,
+    jurisdiction: str,
+) -> None:
+    s = site(
+        *(room(f"r{i}", **r) for i, r in enumerate(rooms)),
+        households=households,
+        floor_area_m2=floor_area,
+        residents=residents,
+        new_community=new,
+        jurisdiction=jurisdiction,
+    )
+    report = evaluate_compliance(s, outdoor_fitness_m2=outdoor)
+    pack = load_pack(jurisdiction)
+    assert [r.norm for r in report.results] == list(pack.norms)
+    for result in report.results:
+        if result.status in (PASS, FAIL):
+            assert result.measured is not None, result.norm
+        if result.status is PASS and result.required is not None and result.norm != "fitness.area":
+            if result.comparison == ">=":
+                assert result.measured >= result.required * (1 - 1e-9), result
+            else:
+                assert result.measured <= result.required * (1 + 1e-9), result
+        if result.norm.startswith("area.per_households") and not households:
+            assert result.status is UNKNOWN

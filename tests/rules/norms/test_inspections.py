@@ -260,3 +260,23 @@ def test_needing_attention_puts_never_done_first_then_by_due_time() -> None:
     dated = [e for e in urgent if e.due_at is not None]
     assert [e.item for e in dated] == ["check.periodic", "patrol.daily"]
     assert "drill" not in {e.item for e in urgent}
+
+
+def test_a_public_gathering_site_without_hours_or_patrols_is_never_done() -> None:
+    site = make_site().model_copy(update={"opening_hours": ()})
+    schedule = inspection_schedule(
+        site, [], now=at(2026, 1, 5, 9), flags=[SiteFlag.PUBLIC_GATHERING]
+    )
+    e = next(e for e in schedule if e.item == "patrol.open_hours")
+    assert (e.status, e.due_at) == (DueStatus.NEVER_DONE, None)
+    done_at = [done("patrol.open_hours", "s1", at(2026, 1, 5, 2))]  # always open: due at 04:00
+    schedule = inspection_schedule(
+        site, done_at, now=at(2026, 1, 5, 9), flags=[SiteFlag.PUBLIC_GATHERING]
+    )
+    e = next(e for e in schedule if e.item == "patrol.open_hours")
+    assert (e.status, e.due_at) == (DueStatus.OVERDUE, at(2026, 1, 5, 4))
+
+
+def test_a_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        inspection_schedule(SITE, [], now=datetime(2026, 1, 1))

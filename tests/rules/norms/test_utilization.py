@@ -316,3 +316,14 @@ def test_daily_rollups_count_the_days_drift_corrections() -> None:
     }
     monday = daily_rollups(site, {"r1": series}, day=date(2026, 1, 5))
     assert monday[0].drift_corrections == 0
+
+
+def test_a_site_with_no_series_at_all_reports_no_data() -> None:
+    site = make_site({"id": "r1", "function": "culture", "licensed_capacity": 10})
+    report = utilization_report(site, {}, start=at(5, 0), end=at(6, 0))
+    assert report.no_data == ("r1",)
+    assert report.rooms == ()
+    assert report.total.summary.person_hours == 0
+    assert report.total.current is None
+    with pytest.raises(ValueError, match="aware"):
+        utilization_report(site, {}, start=datetime(2026, 1, 5), end=at(6, 0))
