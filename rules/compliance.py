@@ -96,9 +96,20 @@ class ComplianceReport(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def counts(self) -> dict[str, int]:
+        """Statuses of the required norms (the scorecard)."""
+        return self._tally(NormLevel.REQUIRED)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def recommended_counts(self) -> dict[str, int]:
+        """Statuses of the recommended levels, which never make a site non-compliant."""
+        return self._tally(NormLevel.RECOMMENDED)
+
+    def _tally(self, level: NormLevel) -> dict[str, int]:
         counts = {s.value: 0 for s in NormStatus}
         for result in self.results:
-            counts[result.status.value] += 1
+            if result.level is level:
+                counts[result.status.value] += 1
         return counts
 
 
