@@ -44,10 +44,12 @@ from rules.facility import (
     parse_registry,
 )
 from rules.inspections import (
+    AUTOMATIC_TEST_ALARM,
     CompletionRecord,
     DueStatus,
     RecordSource,
     ScheduleEntry,
+    automatic_records,
     inspection_schedule,
     needing_attention,
 )
@@ -74,6 +76,7 @@ from rules.utilization import (
 )
 
 __all__ = [
+    "AUTOMATIC_TEST_ALARM",
     "FUNCTION_NAMES_ZH",
     "Capacity",
     "CapacityBasis",
@@ -127,6 +130,7 @@ __all__ = [
     "UtilizationReport",
     "UtilizationSettings",
     "WeekStats",
+    "automatic_records",
     "available_packs",
     "daily_rollups",
     "evaluate_compliance",

@@ -26,18 +26,25 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
+from protocol import Reading, SmokeReading, SmokeSensor, SmokeState
 from rules._packs import InspectionItem, Interval, Pack, SiteFlag, SourceRef, load_pack
 from rules.facility import Device, Site
 from rules.utilization import open_periods
 
 __all__ = [
+    "AUTOMATIC_TEST_ALARM",
     "CompletionRecord",
     "DueStatus",
     "RecordSource",
     "ScheduleEntry",
+    "automatic_records",
     "inspection_schedule",
     "needing_attention",
 ]
+
+# The record kind of a detector sounding in test mode (test button, commanded self-test); the
+# pack says which items it counts for (``counts_also``).
+AUTOMATIC_TEST_ALARM = "detector.test_alarm"
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -95,11 +102,26 @@ class ScheduleEntry(BaseModel):
     status: DueStatus
     source: SourceRef
     document_number: str
+    due_local: str | None = Field(description="Due time in the site's time zone, for people")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def status_zh(self) -> str:
         return _STATUS_TEXT[self.status][0]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def message_zh(self) -> str:
+        who = "" if self.subject_kind == "site" else f"（{self.subject}）"
+        when = f"，应于{self.due_local}前完成" if self.due_local else ""
+        return f"{self.title_zh}{who}{_STATUS_TEXT[self.status][0]}{when}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def message_en(self) -> str:
+        who = "" if self.subject_kind == "site" else f" ({self.subject})"
+        when = f", due by {self.due_local}" if self.due_local else ""
+        return f"{self.title_en}{who}: {_STATUS_TEXT[self.status][1]}{when}"
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -227,11 +249,14 @@ def inspection_schedule(
             elif done is not None:
                 # After the first test, ``every`` counts from the last one (sensitivity:
                 # 12 months after installation, then every 24 months).
-                anchor = _window_end_after(item, done, zone) if item.window else done
+                # Calendar arithmetic in the site's time zone: a month after 1 Feb 01:00 local
+                # is 1 Mar 01:00 local, whatever zone the record was written in.
+                local = done.astimezone(zone)
+                anchor = _window_end_after(item, done, zone) if item.window else local
                 due = every.after(anchor)
                 status = _status(now, due, item.warn_before)
             elif subject in since:
-                due = (item.first_after_install or every).after(since[subject])
+                due = (item.first_after_install or every).after(since[subject].astimezone(zone))
                 status = _status(now, due, item.warn_before)
             else:
                 due, status = None, DueStatus.NEVER_DONE
@@ -250,6 +275,9 @@ def inspection_schedule(
                     status=status,
                     source=item.source,
                     document_number=pack.document(item.source).number,
+                    due_local=(
+                        due.astimezone(zone).strftime("%Y-%m-%d %H:%M") if due is not None else None
+                    ),
                 )
             )
     return tuple(entries)
@@ -261,3 +289,22 @@ def needing_attention(entries: Iterable[ScheduleEntry]) -> tuple[ScheduleEntry, 
     never = [e for e in pending if e.due_at is None]
     dated = sorted((e for e in pending if e.due_at is not None), key=lambda e: e.due_at or 0)
     return (*never, *dated)
+
+
+def automatic_records(readings: Iterable[Reading]) -> list[CompletionRecord]:
+    """Completion records that telemetry proves: a smoke detector reporting its test state.
+
+    A heat-only detector's test is not a smoke detector test, so it gives none.
+    """
+    return [
+        CompletionRecord(
+            item=AUTOMATIC_TEST_ALARM,
+            subject=r.device,
+            completed_at=r.ts,
+            source=RecordSource.AUTOMATIC,
+        )
+        for r in readings
+        if isinstance(r, SmokeReading)
+        and r.state is SmokeState.TEST
+        and r.sensor is not SmokeSensor.HEAT
+    ]

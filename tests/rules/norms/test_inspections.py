@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from protocol import SmokeReading, SmokeSensor, SmokeState
 from rules import (
     CompletionRecord,
     DueStatus,
@@ -14,6 +15,7 @@ from rules import (
     ScheduleEntry,
     Site,
     SiteFlag,
+    automatic_records,
     inspection_schedule,
     needing_attention,
 )
@@ -280,3 +282,39 @@ def test_a_public_gathering_site_without_hours_or_patrols_is_never_done() -> Non
 def test_a_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         inspection_schedule(SITE, [], now=datetime(2026, 1, 1))
+
+
+def test_a_smoke_detector_in_test_state_is_an_automatic_functional_test() -> None:
+    readings = [
+        SmokeReading(id="a1", device="smk1", ts=at(2026, 1, 10, 3), state=SmokeState.TEST),
+        SmokeReading(id="a2", device="smk2", ts=at(2026, 1, 10, 3), state=SmokeState.NORMAL),
+        SmokeReading(
+            id="a3",
+            device="heat1",
+            ts=at(2026, 1, 10, 3),
+            state=SmokeState.TEST,
+            sensor=SmokeSensor.HEAT,
+        ),
+    ]
+    records = automatic_records(readings)
+    assert [(r.subject, r.item, r.source) for r in records] == [
+        ("smk1", "detector.test_alarm", RecordSource.AUTOMATIC)
+    ]
+    e = entry(records, at(2026, 2, 1), "smoke.functional", "smk1")
+    assert (e.last_done, e.last_source) == (at(2026, 1, 10, 3), RecordSource.AUTOMATIC)
+
+
+def test_entries_carry_bilingual_messages_in_site_time() -> None:
+    utc_record = done("check.periodic", "s1", at(2026, 1, 1, 10).astimezone(UTC))
+    e = entry([utc_record], at(2026, 3, 1), "check.periodic")
+    assert e.due_local == "2026-02-01 10:00"
+    assert e.message_zh == "防火检查已逾期，应于2026-02-01 10:00前完成"
+    assert e.message_en == "Fire safety check: overdue, due by 2026-02-01 10:00"
+    d = entry([], at(2026, 3, 1), "smoke.visual", "smk1")
+    assert d.message_zh == "感烟探测器外观检查（smk1）从未进行"
+
+
+def test_months_count_in_site_time() -> None:
+    # 1 February 01:00 in Shanghai is 31 January 17:00 UTC; a month later is 1 March 01:00 local.
+    record = done("check.periodic", "s1", at(2026, 2, 1, 1).astimezone(UTC))
+    assert entry([record], at(2026, 2, 10), "check.periodic").due_at == at(2026, 3, 1, 1)
