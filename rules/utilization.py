@@ -82,6 +82,19 @@ MAX_BUSY_OVERLAP = 0.2
 MAX_PAIRS = 10
 
 
+FUNCTION_NAMES_EN: dict[Function, str] = {
+    Function.ELDERLY_CARE: "Elderly care",
+    Function.INFANT_CARE: "Infant care",
+    Function.AFTER_SCHOOL: "After-school care",
+    Function.DINING: "Community dining",
+    Function.HOUSEKEEPING: "Housekeeping and convenience services",
+    Function.HEALTH: "Health services",
+    Function.FITNESS: "Fitness",
+    Function.CULTURE: "Culture and leisure",
+    Function.CHILDREN_PLAY: "Children's play",
+}
+
+
 # --- inputs and occupancy series -------------------------------------------------------------
 
 
@@ -849,8 +862,9 @@ def utilization_report(
                         f"{rate:.0%}，低于{settings.underuse_threshold:.0%}，建议调整功能设置"
                     ),
                     message_en=(
-                        f"{function.value} used at {rate:.0%} over {window_days:.0f} days, below "
-                        f"{settings.underuse_threshold:.0%}: consider adjusting the function"
+                        f"{FUNCTION_NAMES_EN[function]} used at {rate:.0%} over "
+                        f"{window_days:.0f} days, below {settings.underuse_threshold:.0%}: "
+                        "consider adjusting the function"
                     ),
                 )
             )
@@ -896,6 +910,9 @@ def _complementary(
         rx, ry = site.room(x), site.room(y)
         fx = rx.function if rx is not None else None
         fy = ry.function if ry is not None else None
+        zx, zy = (rx.name if rx else x), (ry.name if ry else y)
+        ex = (rx.name_en or rx.name) if rx else x
+        ey = (ry.name_en or ry.name) if ry else y
         pairs.append(
             ComplementaryPair(
                 rooms=(x, y),
@@ -904,9 +921,9 @@ def _complementary(
                 overlap_hours=common,
                 overlap=overlap,
                 source=source,
-                message_zh=f"{x}与{y}的使用高峰基本错开（重叠{overlap:.0%}），可考虑错时使用",
+                message_zh=f"{zx}与{zy}的使用高峰基本错开（重叠{overlap:.0%}），可考虑错时使用",
                 message_en=(
-                    f"{x} and {y} are busy at different hours ({overlap:.0%} overlap): "
+                    f"{ex} and {ey} are busy at different hours ({overlap:.0%} overlap): "
                     "candidates for staggered use"
                 ),
             )
