@@ -218,9 +218,11 @@ def occupancy_from_counter(
 ) -> OccupancySeries:
     """An occupancy series from a door counter's entries and exits.
 
-    Counts from ``initial`` at ``start`` (default: the first sample), resets to zero every day
-    at ``reset_at`` local time (the room is empty then; anything left is drift), and never goes
-    below zero (exits beyond the count are dropped). Both corrections are reported.
+    Counts from ``initial`` at ``start`` (default: the first sample; earlier samples are
+    ignored), resets to zero every day at ``reset_at`` local time (the room is empty then;
+    anything left is drift), and never goes below zero (exits beyond the count are dropped).
+    Both corrections are reported. After the first reset that follows the last sample there is
+    no data.
     """
     rows = list(samples)
     return occupancy_from_counter_columns(
@@ -246,6 +248,9 @@ def occupancy_from_counter_columns(
 ) -> OccupancySeries:
     """``occupancy_from_counter`` for columns: POSIX seconds, entries and exits."""
     t, entries, exits = _columns(times, entries, exits)
+    if start is not None:
+        kept = t >= start.timestamp()
+        t, entries, exits = t[kept], entries[kept], exits[kept]
     if not len(t):
         return OccupancySeries(_empty(), _empty(), _empty(), _empty(), derived_from="counter")
     first = start.timestamp() if start is not None else float(t[0])
@@ -291,16 +296,24 @@ def occupancy_from_counter_columns(
             )
     corrections.sort(key=lambda c: c.at)
     lead = [first] if first < t[0] else []
-    times = np.concatenate([lead, resets, t])
-    values = np.concatenate([[float(initial)] * len(lead), reset_vals, occupancy])
+    out_t = np.concatenate([lead, resets, t])
+    out_v = np.concatenate([[float(initial)] * len(lead), reset_vals, occupancy])
     # A reset and a sample at the same instant: the sample (counted after the reset) wins.
     rank = np.concatenate([np.zeros(len(lead) + len(resets)), np.ones(len(t))])
-    order = np.lexsort((rank, times))
-    times, values = times[order], values[order]
-    keep = np.append(np.diff(times) > 0, True)
+    order = np.lexsort((rank, out_t))
+    out_t, out_v = out_t[order], out_v[order]
+    keep = np.append(np.diff(out_t) > 0, True)
+    out_t, out_v = out_t[keep], out_v[keep]
+    # Past the first reset after the last sample the counter has said nothing about that day:
+    # no data, rather than a count held for ever.
+    tail = _daily_times(float(t[-1]), float(t[-1]) + 2 * 86_400, zone, reset_at)
+    tail = tail[tail > t[-1]]
+    if len(tail):
+        out_t = np.append(out_t, tail[0])
+        out_v = np.append(out_v, np.nan)
     return OccupancySeries(
-        times[keep],
-        values[keep],
+        out_t,
+        out_v,
         t[entries > 0],
         entries[entries > 0],
         tuple(corrections),

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,9 +101,10 @@ def test_a_drifting_counter_is_reset_daily_and_never_negative() -> None:
         CounterSample(at(6, 11), 1, 0),  # 1, not -2
     ]
     series = occupancy_from_counter(samples, timezone="Asia/Shanghai")
-    values = {
-        datetime.fromtimestamp(t, ZONE): v for t, v in zip(series.times, series.values, strict=True)
-    }
+    points = list(zip(series.times, series.values, strict=True))
+    assert points[-1][0] == at(7, 3).timestamp()  # no data after the next reset
+    assert np.isnan(points[-1][1])
+    values = {datetime.fromtimestamp(t, ZONE): v for t, v in points[:-1]}
     assert values == {
         at(5, 8): 5,
         at(5, 12): 2,
@@ -153,10 +155,12 @@ def test_counter_occupancy_is_never_negative(moves: list[tuple[int, int]]) -> No
         CounterSample(at(5, 0) + timedelta(minutes=37 * i), e, x) for i, (e, x) in enumerate(moves)
     ]
     series = occupancy_from_counter(samples, timezone="Asia/Shanghai")
-    assert (series.values >= 0).all()
+    known = series.values[~np.isnan(series.values)]
+    assert (known >= 0).all()
+    assert np.isnan(series.values[-1])  # after the next reset, the silent counter says nothing
     # What the corrections add and remove reconciles the raw sum with the final count.
     raw = sum(e - x for e, x in moves)
-    assert series.values[-1] == raw + sum(c.amount for c in series.corrections)
+    assert known[-1] == raw + sum(c.amount for c in series.corrections)
 
 
 def test_stale_counts_are_no_data_not_occupancy() -> None:
@@ -327,3 +331,10 @@ def test_a_site_with_no_series_at_all_reports_no_data() -> None:
     assert report.total.current is None
     with pytest.raises(ValueError, match="aware"):
         utilization_report(site, {}, start=datetime(2026, 1, 5), end=at(6, 0))
+
+
+def test_counter_samples_before_start_are_ignored() -> None:
+    samples = [CounterSample(at(5, 7), 9, 0), CounterSample(at(5, 9), 2, 0)]
+    series = occupancy_from_counter(samples, timezone="Asia/Shanghai", start=at(5, 8), initial=1)
+    assert series.value_at(at(5, 8)) == 1
+    assert series.value_at(at(5, 9)) == 3
