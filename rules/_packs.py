@@ -40,6 +40,7 @@ __all__ = [
     "InvalidPack",
     "Measure",
     "MinimumNorm",
+    "MonthDay",
     "Norm",
     "NormLevel",
     "OccupantLoad",
@@ -94,7 +95,9 @@ class Document(BaseModel):
     title_zh: str = Field(min_length=1)
     title_en: str = Field(min_length=1)
     secondary: bool = Field(
-        default=False, description="Cited through secondary sources, not read in the original"
+        default=False,
+        description="Not among the originals the packs were written from (seeds/): cited as the "
+        "rule catalogue gives it, article numbers not checked against the text",
     )
 
 
@@ -311,6 +314,30 @@ class TimeWindow(BaseModel):
         return local >= self.start or local < self.end
 
 
+class MonthDay(BaseModel):
+    """A yearly deadline: the end of ``day`` of ``month`` (local time); 29 Feb clamps to 28."""
+
+    model_config = _FROZEN
+
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.day > calendar.monthrange(2024, self.month)[1]:
+            raise ValueError(f"month {self.month} has no day {self.day}")
+        return self
+
+    def on_or_after(self, moment: datetime) -> datetime:
+        """The first deadline at or after ``moment`` (an aware local time)."""
+        for year in (moment.year, moment.year + 1):
+            day = min(self.day, calendar.monthrange(year, self.month)[1])
+            end = datetime(year, self.month, day, tzinfo=moment.tzinfo) + timedelta(days=1)
+            if end >= moment:
+                return end
+        raise AssertionError("a yearly deadline recurs within two years")
+
+
 class InspectionItem(BaseModel):
     """One inspectable item and its interval."""
 
@@ -322,6 +349,10 @@ class InspectionItem(BaseModel):
     every: Interval
     warn_before: Interval
     first_after_install: Interval | None = None
+    deadline: MonthDay | None = Field(
+        default=None,
+        description="A yearly deadline: due ``every`` after the deadline the last one met",
+    )
     subject: Literal["site", "device"] = "site"
     device_kinds: frozenset[DeviceKind] = frozenset()
     door_roles: frozenset[DoorRole] = frozenset()
@@ -346,6 +377,8 @@ class InspectionItem(BaseModel):
             raise ValueError("device_kinds and door_roles are for device items")
         if self.first_after_install is not None and self.subject != "device":
             raise ValueError("first_after_install is for device items")
+        if self.deadline is not None and (self.while_open or self.window is not None):
+            raise ValueError("a deadline item is not also a while-open or windowed item")
         return self
 
     def interval_for(self, flags: frozenset[SiteFlag]) -> Interval:

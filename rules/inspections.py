@@ -252,11 +252,20 @@ def inspection_schedule(
                 # Calendar arithmetic in the site's time zone: a month after 1 Feb 01:00 local
                 # is 1 Mar 01:00 local, whatever zone the record was written in.
                 local = done.astimezone(zone)
-                anchor = _window_end_after(item, done, zone) if item.window else local
+                if item.window is not None:
+                    anchor = _window_end_after(item, done, zone)
+                elif item.deadline is not None:
+                    anchor = item.deadline.on_or_after(local)
+                else:
+                    anchor = local
                 due = every.after(anchor)
                 status = _status(now, due, item.warn_before)
             elif subject in since:
-                due = (item.first_after_install or every).after(since[subject].astimezone(zone))
+                start = since[subject].astimezone(zone)
+                if item.deadline is not None:
+                    due = item.deadline.on_or_after(start)
+                else:
+                    due = (item.first_after_install or every).after(start)
                 status = _status(now, due, item.warn_before)
             else:
                 due, status = None, DueStatus.NEVER_DONE

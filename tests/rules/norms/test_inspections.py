@@ -318,3 +318,52 @@ def test_months_count_in_site_time() -> None:
     # 1 February 01:00 in Shanghai is 31 January 17:00 UTC; a month later is 1 March 01:00 local.
     record = done("check.periodic", "s1", at(2026, 2, 1, 1).astimezone(UTC))
     assert entry([record], at(2026, 2, 10), "check.periodic").due_at == at(2026, 3, 1, 1)
+
+
+class TestBaotouOperatorDuties:
+    SITE = make_site().model_copy(update={"jurisdiction": "baotou"})
+
+    def find(
+        self, records: list[CompletionRecord], now: datetime, item: str, **kw: object
+    ) -> ScheduleEntry:
+        schedule = inspection_schedule(self.SITE, records, now=now, **kw)  # type: ignore[arg-type]
+        return next(e for e in schedule if e.item == item)
+
+    @pytest.mark.parametrize(
+        ("done_at", "due"),
+        [
+            (at(2026, 12, 20, 10), at(2028, 1, 1)),  # the 2026 report; the 2027 one by 31 Dec 2027
+            (at(2026, 6, 1, 10), at(2028, 1, 1)),
+            (at(2027, 1, 10, 10), at(2029, 1, 1)),  # made in 2027: counts as the 2027 report
+        ],
+    )
+    def test_annual_report_before_the_end_of_december(
+        self, done_at: datetime, due: datetime
+    ) -> None:
+        e = self.find(
+            [done("ops.annual_report", "s1", done_at)], at(2027, 2, 1), "ops.annual_report"
+        )
+        assert e.due_at == due
+        assert e.source.article_zh == "第三十二条"
+
+    def test_annual_report_of_a_new_site_is_due_at_the_end_of_its_first_year(self) -> None:
+        since = {"s1": at(2026, 3, 1)}
+        e = self.find([], at(2026, 12, 15), "ops.annual_report", in_service_since=since)
+        assert (e.due_at, e.status) == (at(2027, 1, 1), DueStatus.DUE_SOON)
+        e = self.find([], at(2027, 1, 2), "ops.annual_report", in_service_since=since)
+        assert e.status is DueStatus.OVERDUE
+
+    def test_quarterly_report_and_yearly_assessment(self) -> None:
+        records = [
+            done("ops.quarterly_report", "s1", at(2026, 1, 5, 10)),
+            done("ops.self_assessment", "s1", at(2026, 1, 5, 10)),
+        ]
+        assert self.find(records, at(2026, 2, 1), "ops.quarterly_report").due_at == at(
+            2026, 4, 5, 10
+        )
+        e = self.find(records, at(2026, 2, 1), "ops.self_assessment")
+        assert (e.due_at, e.source.article_zh) == (at(2027, 1, 5, 10), "第三十六条")
+
+    def test_other_packs_have_no_operator_duties(self) -> None:
+        items = {e.item for e in inspection_schedule(SITE, [], now=at(2026, 1, 1))}
+        assert not {i for i in items if i.startswith("ops.")}

@@ -154,3 +154,21 @@ def test_extends_must_exist_and_must_not_cycle() -> None:
     loop = BASE.replace('version: "1"', 'version: "1"\nextends: child')
     with pytest.raises(InvalidPack, match="cycle"):
         resolve_pack(_files((loop, "base.yaml"), (CHILD, "child.yaml")), "child")  # type: ignore[arg-type]
+
+
+def test_a_deadline_must_be_a_real_day() -> None:
+    text = (
+        BASE
+        + """
+inspections:
+  ops.report:
+    title_zh: 报告
+    title_en: Report
+    every: {months: 12}
+    deadline: {month: 2, day: 30}
+    warn_before: {days: 30}
+    source: {document: doc, article_zh: 一, article_en: "1"}
+"""
+    )
+    with pytest.raises(InvalidPack, match=r"inspections\.ops\.report\.deadline: .*no day 30"):
+        parse_pack_file(text, "base.yaml")
