@@ -78,6 +78,9 @@ BUSY_SHARE = 0.5
 # Two rooms complement each other when at most this share of the smaller busy set overlaps the
 # other's busy hours: one room could host both uses in turn.
 MAX_BUSY_OVERLAP = 0.2
+# A room whose busiest hour-of-week averages under one person is not busy at any hour: its
+# "peaks" are noise and would pair it with everything.
+MIN_BUSY_OCCUPANCY = 1.0
 # The findings list the best candidates only; a manager reads a handful, not 190 pairs.
 MAX_PAIRS = 10
 
@@ -621,6 +624,7 @@ class UtilizationReport(BaseModel):
     functions: tuple[UtilizationBlock, ...]
     total: UtilizationBlock
     underused: tuple[UnderusedFunction, ...]
+    underuse_unknown: tuple[Function, ...]
     complementary: tuple[ComplementaryPair, ...]
     drift: tuple[DriftReport, ...]
     no_data: tuple[str, ...]
@@ -893,6 +897,9 @@ def utilization_report(
         functions=tuple(function_blocks),
         total=total,
         underused=tuple(underused),
+        underuse_unknown=tuple(
+            Function(b.id) for b in function_blocks if b.summary.utilisation_rate is None
+        ),
         complementary=_complementary(room_blocks, site, settings.source),
         drift=tuple(
             DriftReport(room=r, corrections=s.corrections)
@@ -910,7 +917,7 @@ def _complementary(
     for block in blocks:
         cells = [v for row in block.heatmap for v in row]
         top = max((v for v in cells if v is not None), default=0.0)
-        if top > 0:
+        if top >= MIN_BUSY_OCCUPANCY:
             busy[block.id] = {
                 i for i, v in enumerate(cells) if v is not None and v >= BUSY_SHARE * top
             }

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rules import (
     CounterSample,
     CountSample,
+    Function,
     Site,
     daily_rollups,
     occupancy_from_counter,
@@ -206,6 +207,7 @@ def test_function_and_site_blocks_sum_their_rooms() -> None:
     assert dining.capacity_unknown == ("c",)
     assert dining.summary.utilisation_rate is None
     assert report.total.capacity is None
+    assert report.underuse_unknown == (Function.DINING,)
     assert report.total.summary.person_hours == pytest.approx(30)
     by_basis = {c.room: c.basis.value for c in report.rooms[1].capacities}
     assert by_basis == {"b": "occupant_load"}
@@ -338,3 +340,22 @@ def test_counter_samples_before_start_are_ignored() -> None:
     series = occupancy_from_counter(samples, timezone="Asia/Shanghai", start=at(5, 8), initial=1)
     assert series.value_at(at(5, 8)) == 1
     assert series.value_at(at(5, 9)) == 3
+
+
+def test_a_nearly_empty_room_is_never_a_staggered_use_candidate() -> None:
+    site = make_site(
+        {"id": "busy", "function": "culture", "licensed_capacity": 10},
+        {"id": "empty", "function": "fitness", "licensed_capacity": 10},
+    )
+    series = {
+        "busy": occupancy_from_counts(
+            [CountSample(at(5, 8), 6), CountSample(at(5, 12), 0)], max_hold=None
+        ),
+        # One person for ten minutes in the afternoon: busy at no hour.
+        "empty": occupancy_from_counts(
+            [CountSample(at(5, 8), 0), CountSample(at(5, 15), 1), CountSample(at(5, 15, 10), 0)],
+            max_hold=None,
+        ),
+    }
+    report = utilization_report(site, series, start=at(5, 0), end=at(6, 0))
+    assert report.complementary == ()
