@@ -18,6 +18,41 @@ def _protocol_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _norms_compliance(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rules import PackError, RegistryError, evaluate_compliance, parse_registry
+
+    try:
+        registry = parse_registry(Path(args.registry).read_text(encoding="utf-8"), args.registry)
+        sites = [s for s in registry.sites if args.site is None or s.id == args.site]
+        if not sites:
+            print(f"{args.registry}: no site {args.site!r}", file=sys.stderr)
+            return 2
+        reports = [evaluate_compliance(site) for site in sites]
+    except (OSError, RegistryError, PackError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump([r.model_dump(mode="json") for r in reports], sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    for report in reports:
+        print(
+            f"{report.site} ({report.pack} {report.pack_version}): required {report.counts}, "
+            f"recommended {report.recommended_counts}"
+        )
+        for r in report.results:
+            measured = "—" if r.measured is None else f"{r.measured:g}"
+            required = "—" if r.required is None else f"{r.comparison} {r.required:g}"
+            status = r.status.value + ("" if r.level.value == "required" else " (recommended)")
+            print(
+                f"  {status:<29} {r.norm:<30} {measured:>8} {required:>8} {r.unit:<8}"
+                f" {r.document_number} {r.source.article_zh}  {r.note_en}"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -30,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     proto_cmds = proto.add_subparsers(metavar="ACTION", required=True)
     schema = proto_cmds.add_parser("schema", help="print the JSON Schema of every message")
     schema.set_defaults(handler=_protocol_schema)
+
+    norms = commands.add_parser("norms", help="facility norms of the jurisdiction packs")
+    norms_cmds = norms.add_subparsers(metavar="ACTION", required=True)
+    check = norms_cmds.add_parser("check", help="check registry sites against their packs")
+    check.add_argument("registry", help="registry YAML file")
+    check.add_argument("--site", help="only this site id")
+    check.add_argument("--json", action="store_true", help="print the reports as JSON")
+    check.set_defaults(handler=_norms_compliance)
     return parser
 
 
