@@ -78,7 +78,11 @@ class EmbeddedBroker:
                 raise BrokerStartError("mosquitto is not installed (apt-get install mosquitto)")
             self._start_mosquitto(mosquitto)
         else:
+            # amqtt is listening once its start() returned; a raw TCP probe would only make it
+            # log a bogus client error and leak that connection's socket.
             self._start_amqtt()
+            log.info("embedded broker (amqtt) listening on %s:%d", self.host, self.port)
+            return
         deadline = time.monotonic() + _START_TIMEOUT_S
         while not _answers(self.host, self.port):
             if self._proc is not None and self._proc.poll() is not None:
