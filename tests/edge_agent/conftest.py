@@ -166,9 +166,9 @@ async def until(predicate: Callable[[], bool], within: float = 20.0, what: str =
         await asyncio.sleep(0.02)
 
 
-def wait_sync(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
+def wait_sync(predicate: Callable[[], bool], within: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
+            pytest.fail(f"timed out after {within} s waiting for {what or predicate}")
         time.sleep(0.02)
