@@ -18,6 +18,13 @@ def _protocol_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_edge(args: argparse.Namespace) -> int:
+    from edge_agent import EdgeSettings, run_edge
+
+    overrides = {"config": args.config, **({"log_level": args.log_level} if args.log_level else {})}
+    return run_edge(EdgeSettings(**overrides))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -30,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     proto_cmds = proto.add_subparsers(metavar="ACTION", required=True)
     schema = proto_cmds.add_parser("schema", help="print the JSON Schema of every message")
     schema.set_defaults(handler=_protocol_schema)
+
+    edge = commands.add_parser("edge", help="run the edge agent of one gateway")
+    edge.add_argument("--config", required=True, metavar="FILE", help="gateway config (TOML)")
+    edge.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    edge.set_defaults(handler=_cmd_edge)
     return parser
 
 
