@@ -168,6 +168,12 @@ class Agent:
         if loop is not None and stopping is not None and not loop.is_closed():
             loop.call_soon_threadsafe(stopping.set)
 
+    def silence(self, by: str | None = None) -> list[str]:
+        """Silence the local sounder (a local button or ``down/cmd``); alarm records stay."""
+        if self._safety is None:
+            return []
+        return self._safety.silence(self.clock.now(), by)
+
     def status(self) -> GatewayStatus:
         """The gateway's current status (birth message and heartbeat)."""
         depth = self.outbox.depth()
@@ -349,7 +355,7 @@ class Agent:
             "command %s (%s) for %s by %s", command.cmd, command.id, command.device, command.by
         )
         if command.cmd is CommandName.SILENCE_SOUNDER:
-            self._safety.silence(self.clock.now(), command.by)
+            self.silence(command.by)
             return
         owners = [
             name
