@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from edge_agent._config import DeviceConfig, GatewayConfig, RemoteConfig
 from edge_agent._driver import Driver, DriverContext, Observation, load_factory
-from edge_agent._errors import ConfigError, DriverError, OutboxWriteFailed
+from edge_agent._errors import ConfigError, DriverError, OutboxError, OutboxWriteFailed
 from edge_agent._outbox import Lane, Outbox, Pending
 from edge_agent._outputs import Output, build_output
 from edge_agent._safety import SafetyMonitor
@@ -46,6 +46,9 @@ SOFTWARE = "linli-edge/0.1.0"
 # keeping one commit (and the delay of the alarm in it) short.
 _GROUP = 500
 _READING: TypeAdapter[Reading] = TypeAdapter(Reading)
+# Telemetry rows deleted to make room for each alarm when the disk is full: an alarm row is a
+# few hundred bytes, a SQLite page 4 KiB; 50 small rows free at least a few pages.
+_SHED_PER_ALARM = 50
 # A valid id to validate with before the outbox assigns the real one.
 _PLACEHOLDER_ID = "0"
 
@@ -268,7 +271,10 @@ class Agent:
             group = [await self._queue.get()]
             while len(group) < _GROUP and not self._queue.empty():
                 group.append(self._queue.get_nowait())
-            await self._accept(group)
+            try:
+                await self._accept(group)
+            except Exception:
+                log.exception("ingest of %d observations failed; carrying on", len(group))
 
     async def _drain(self) -> None:
         group: list[Observation] = []
@@ -316,14 +322,31 @@ class Agent:
                 self.stats.committed += len(stored)
                 self.stats.alarms += sum(1 for _, row in stored if row.lane is Lane.ALARM)
         except OutboxWriteFailed as exc:
-            self.stats.commit_failures += len(pending)
+            alarms = [p for p in pending if p.lane is Lane.ALARM]
             log.error("%d readings not accepted: %s", len(pending), exc)
+            saved = await asyncio.to_thread(self._rescue, alarms) if alarms else 0
+            self.stats.commit_failures += len(pending) - saved
+            self.stats.committed += saved
+            self.stats.alarms += saved
         finally:
             for reading, trigger, names in actions:
                 safety.act(trigger, names, reading.device, now)
                 self.stats.local_actions += len(names)
             if watch and self._group is not None:
                 self._spawn(self._group, self._watch_doors(), "fire-door-watch")
+
+    def _rescue(self, alarms: list[Pending]) -> int:
+        """After a failed commit, make room by shedding the oldest telemetry and commit the
+        alarms alone; returns how many were saved."""
+        assert self._outbox is not None
+        try:
+            self._outbox.shed(len(alarms) * _SHED_PER_ALARM)
+            stored, _ = self._outbox.commit(alarms)
+        except OutboxError as exc:
+            log.error("%d alarms could not be saved either: %s", len(alarms), exc)
+            return 0
+        log.warning("%d alarms saved by shedding old telemetry", len(stored))
+        return len(stored)
 
     async def _watch_doors(self) -> None:
         grace = self.config.safety.door_close_grace_s
@@ -338,10 +361,13 @@ class Agent:
     async def _handle_inbox(self) -> None:
         while True:
             kind, payload = await self._inbox.get()
-            if kind == "cmd":
-                await self._command(payload)
-            else:
-                self._remote_config(payload)
+            try:
+                if kind == "cmd":
+                    await self._command(payload)
+                else:
+                    self._remote_config(payload)
+            except Exception:
+                log.exception("handling %s %s failed; carrying on", kind, _truncate(payload))
 
     async def _command(self, payload: bytes) -> None:
         assert self._safety is not None
@@ -383,12 +409,22 @@ class Agent:
             self.stats.bad_configs += 1
             log.warning("down/config refused: %s; payload %s", exc, _truncate(payload))
             return
-        self._devices = list(remote.devices)
-        for name, driver in self.drivers.items():
-            driver.update_devices([d for d in self._devices if d.driver == name])
+        previous = self._devices
+        try:
+            self._apply_devices(list(remote.devices))
+        except ValueError as exc:
+            self.stats.bad_configs += 1
+            log.warning("down/config refused by a driver: %s; keeping the map in force", exc)
+            self._apply_devices(previous)
+            return
         if self._safety is not None:
             self._safety.update_devices(self._devices)
         log.info("device map updated from down/config: %d devices", len(self._devices))
+
+    def _apply_devices(self, devices: list[DeviceConfig]) -> None:
+        for name, driver in self.drivers.items():
+            driver.update_devices([d for d in devices if d.driver == name])
+        self._devices = devices
 
     _group: asyncio.TaskGroup | None = None
 

@@ -224,6 +224,33 @@ class Outbox:
         )
         return count, freed
 
+    def shed(self, count: int) -> int:
+        """Delete the ``count`` oldest telemetry rows (counted as dropped) to free space."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                gone = self._db.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE lane=? "
+                    "ORDER BY seq LIMIT ?) RETURNING LENGTH(payload)",
+                    (int(Lane.TELEMETRY), count),
+                ).fetchall()
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('dropped', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(self._dropped + len(gone)),),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise OutboxWriteFailed(f"shedding telemetry in {self.path} failed: {exc}") from exc
+            self._dropped += len(gone)
+            self._counts[Lane.TELEMETRY] -= len(gone)
+            self._bytes -= sum(int(size) + ROW_OVERHEAD_BYTES for (size,) in gone)
+        if gone:
+            log.warning("outbox: shed the %d oldest telemetry readings to make room", len(gone))
+        return len(gone)
+
     def pending(self, lane: Lane, after: int, limit: int) -> list[Row]:
         """Up to ``limit`` rows of ``lane`` with seq above ``after``, oldest first."""
         with self._lock:

@@ -196,6 +196,10 @@ class Uplink:
             started = time.monotonic()
             try:
                 self._serve(client, started)
+            except Exception:
+                # A bug must not end the uplink for good: log it, drop the client, reconnect.
+                log.exception("uplink: unexpected error; reconnecting")
+                client.disconnect()
             finally:
                 was_connected = self._connected.is_set()
                 self._connected.clear()

@@ -117,3 +117,28 @@ def test_driver_problems_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         Agent(config, source="gw.toml")
     assert info.value.field == "drivers[0].options.port"
+
+
+def test_the_shipped_example_is_valid() -> None:
+    from tests.services import REPO
+
+    config = load_config(REPO / "deploy" / "edge" / "gateway.example.toml")
+    assert {d.name for d in config.drivers} == {"zigbee", "wired"}
+    assert len(config.outputs) == 2
+
+
+def test_edge_agent_never_imports_simulator_or_server() -> None:
+    import subprocess
+    import sys
+
+    from tests.services import REPO
+
+    code = (
+        "import sys, edge_agent, edge_agent.drivers.zigbee2mqtt, edge_agent.drivers.gpio; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'firmware_sims', 'ingest_server'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
+    assert out.strip() == "[]"

@@ -142,6 +142,25 @@ async def test_gpio_alarm_fire_door_and_silence(
             ),
             what="door closed",
         )
+        # A device map a driver cannot take is refused as a whole; the map in force stays.
+        bad_map = {
+            "v": 1,
+            "devices": [{"id": "cnt-1", "kind": "counter", "driver": "wired", "address": "9"}],
+        }
+        commander.publish(
+            channel_topic(config.site, config.gateway, Channel.CONFIG),
+            json.dumps(bad_map).encode(),
+            qos=1,
+        )
+        await until(lambda: agent.stats.bad_configs == 1, what="bad map refused")
+        pins.pin(DOOR_PIN).drive_high()
+        await until(
+            lambda: (
+                [r.state for _, r in collector.readings() if isinstance(r, DoorReading)][-1:]
+                == [DoorState.OPEN]
+            ),
+            what="the door still read after the refused map",
+        )
 
 
 async def test_self_test_command_bad_commands_and_remote_config(
