@@ -332,7 +332,8 @@ class Agent:
             for reading, trigger, names in actions:
                 safety.act(trigger, names, reading.device, now)
                 self.stats.local_actions += len(names)
-            if watch and self._group is not None:
+            stopping = self._stopping is not None and self._stopping.is_set()
+            if watch and self._group is not None and not stopping:
                 self._spawn(self._group, self._watch_doors(), "fire-door-watch")
 
     def _rescue(self, alarms: list[Pending]) -> int:

@@ -228,7 +228,8 @@ class GatewayConfig(BaseModel):
     safety: SafetyConfig = SafetyConfig()
     drivers: list[DriverConfig] = Field(min_length=1)
     devices: list[DeviceConfig] = Field(default_factory=list)
-    outputs: list[OutputConfig] = Field(default_factory=list)
+    # An AlarmEvent lists at most 16 actions.
+    outputs: list[OutputConfig] = Field(default_factory=list, max_length=16)
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -159,8 +159,9 @@ class Uplink:
             )
         will = GatewayStatus(gateway=self._config.gateway, state=GatewayState.OFFLINE)
         client.will_set(self._topics[Channel.STATUS], encode(will), qos=1, retain=True)
-        # Our own window bounds what is unacknowledged; paho must not hold any back.
-        client.max_inflight_messages_set(self._config.outbox.window + ALARM_RESERVE)
+        # Our own window bounds what is unacknowledged; paho must not hold any back (the extra
+        # slots are for status messages, which are not counted in the window).
+        client.max_inflight_messages_set(self._config.outbox.window + ALARM_RESERVE + 8)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_publish = self._handle_publish
@@ -274,7 +275,8 @@ class Uplink:
             log.warning("uplink: broker refused the connection: %s", reason)
             client.disconnect()
             return
-        self._session = _Session()
+        # The birth message goes after the pending alarms: the first publish is an alarm.
+        self._session = _Session(heartbeat_due=time.monotonic() + self._config.heartbeat_s)
         self.stats.connects += 1
         self.stats.connected_since = time.monotonic()
         client.subscribe([(self._topics[Channel.CONFIG], 1), (self._topics[Channel.CMD], 1)])
@@ -380,19 +382,26 @@ class Uplink:
         decoded = self._decode_rows([row])
         if not decoded:
             return
-        try:
-            payload = encode(
-                AlarmEvent(
-                    gateway=self._config.gateway,
-                    sent_at=self._clock.now(),
-                    seq=row.seq,
-                    reading=decoded[0][1],
-                    actions=list(row.actions),
+        payload: bytes | None = None
+        # Should the recorded actions not fit the message, the alarm still goes, without them.
+        for actions in (list(row.actions), []):
+            try:
+                payload = encode(
+                    AlarmEvent(
+                        gateway=self._config.gateway,
+                        sent_at=self._clock.now(),
+                        seq=row.seq,
+                        reading=decoded[0][1],
+                        actions=actions,
+                    )
                 )
-            )
-        except (ValidationError, ProtocolError) as exc:
+                break
+            except (ValidationError, ProtocolError) as exc:
+                log.warning(
+                    "alarm row %d with actions %s cannot be sent: %s", row.seq, actions, exc
+                )
+        if payload is None:
             self.stats.corrupt_rows += 1
-            log.warning("alarm row %d cannot be sent, dropped: %s", row.seq, exc)
             self._outbox.delete([row.seq])
             return
         info = client.publish(self._topics[Channel.ALARM], payload, qos=1)

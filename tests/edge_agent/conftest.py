@@ -53,8 +53,11 @@ class Collector:
         self.client.loop_start()
         assert self._subscribed.wait(10), "collector did not subscribe"
 
-    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        client.subscribe([(t, 1) for t in self._topics])
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, *_: Any) -> None:
+        # A resumed session keeps its subscriptions; subscribing again would replay retained
+        # messages out of order with the queued ones.
+        if not flags.session_present:
+            client.subscribe([(t, 1) for t in self._topics])
         self._subscribed.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
