@@ -177,8 +177,9 @@ class Uplink:
         up = self._config.uplink
         attempt = 0
         while not self._stop.is_set():
-            client = self._make_client()
             try:
+                # TLS files are read here: a missing or bad one is retried like a dead broker.
+                client = self._make_client()
                 client.connect(up.host, up.port, keepalive=up.keepalive_s)
             except (OSError, ValueError) as exc:
                 attempt += 1
@@ -272,6 +273,7 @@ class Uplink:
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         if reason.is_failure:
+            self.stats.failed_attempts += 1
             log.warning("uplink: broker refused the connection: %s", reason)
             client.disconnect()
             return
