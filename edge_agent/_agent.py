@@ -378,6 +378,13 @@ class Agent:
             self.stats.bad_commands += 1
             log.warning("command refused (%s): %s; payload %s", exc.code, exc, _truncate(payload))
             return
+        age = (self.clock.now() - command.issued_at).total_seconds()
+        if age > self.config.safety.command_max_age_s:
+            self.stats.bad_commands += 1
+            log.warning(
+                "command %s (%s) issued %.0f s ago is stale, ignored", command.cmd, command.id, age
+            )
+            return
         log.info(
             "command %s (%s) for %s by %s", command.cmd, command.id, command.device, command.by
         )

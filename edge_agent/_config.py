@@ -126,6 +126,9 @@ class SafetyConfig(BaseModel):
 
     # RULES.md door.not_released: a fire door still open 10 s into an alarm is a fault.
     door_close_grace_s: float = Field(default=10.0, ge=0, le=600)
+    # Commands wait in the broker while the gateway is offline; a silence issued ten minutes
+    # ago must not silence an alarm that started since.
+    command_max_age_s: float = Field(default=600.0, gt=0, le=86_400)
 
 
 class GpioOutputConfig(BaseModel):

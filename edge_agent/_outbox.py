@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # small readings.
 ROW_OVERHEAD_BYTES = 64
 
+# Four checkpoints' worth of 4 KiB pages (SQLite checkpoints every 1,000 pages).
+WAL_LIMIT_BYTES = 16 * 1024 * 1024
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -103,6 +106,9 @@ class Outbox:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # After a checkpoint the WAL file is cut back to this size, so the bound on disk
+            # is not undone by a WAL that grew during a burst.
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             self._db.executescript(_SCHEMA)
             self.epoch = self._meta("epoch") or self._new_epoch()
             self._dropped = int(self._meta("dropped") or 0)

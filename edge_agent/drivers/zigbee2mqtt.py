@@ -19,6 +19,8 @@ tamper         health ``tamper`` (``true`` is alarm-class)
 linkquality    health ``signal_lqi``
 ============== =============================================================================
 
+Retained messages (a past state, delivered on subscribe) are ignored.
+
 Health readings go out when battery, battery_low or tamper change, when tamper is true, and at
 least every ``health_interval_s`` per device.
 """
@@ -156,6 +158,7 @@ class Zigbee2MqttDriver:
         self._emit: Emit | None = None
         self._connected = threading.Event()
         self.unknown_messages = 0
+        self.retained_ignored = 0
         self.bad_payloads = 0
         self.messages = 0
 
@@ -218,6 +221,11 @@ class Zigbee2MqttDriver:
             return
         rest = msg.topic[len(base) :]
         if rest == "bridge" or rest.startswith("bridge/") or rest.endswith(_IGNORED_SUFFIXES):
+            return
+        if msg.retain:
+            # A retained state is a past one (Zigbee2MQTT does not retain by default); stamped
+            # with today's time it could sound an alarm that ended hours ago.
+            self.retained_ignored += 1
             return
         self.handle(rest, bytes(msg.payload))
 

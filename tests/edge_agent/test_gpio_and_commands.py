@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +189,18 @@ async def test_self_test_command_bad_commands_and_remote_config(
         commander.publish(cmd_topic, b"{not json", qos=1)
         commander.publish(cmd_topic, b'{"v": 1, "cmd": "reboot"}', qos=1)
         commander.publish(cmd_topic, _command(CommandName.SELF_TEST, "nobody"), qos=1)
+        stale = Command(
+            id="c0",
+            cmd=CommandName.SELF_TEST,
+            issued_at=datetime.now(UTC) - timedelta(hours=1),
+        )
+        commander.publish(cmd_topic, encode(stale), qos=1)
         commander.publish(cmd_topic, _command(CommandName.SELF_TEST, "smk-1"), qos=1)
         await until(lambda: sim.self_tests == ["smk-1"], what="self-test started")
         await until(lambda: len(collector.readings()) == 2, what="test then normal")
         states = [getattr(r, "state", None) for _, r in collector.readings()]
         assert states == [SmokeState.TEST, SmokeState.NORMAL]
-        assert agent.stats.bad_commands == 3
+        assert agent.stats.bad_commands == 4
         assert agent.stats.alarms == 0
 
         commander.publish(config_topic, b'{"v": 1, "devices": [{"id": "x"}]}', qos=1)

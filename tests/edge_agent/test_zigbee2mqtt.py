@@ -187,9 +187,12 @@ async def test_bridge_through_a_local_broker(
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"z2m-{unique_id}")
     publisher.connect(mosquitto.host, mosquitto.port)
     publisher.loop_start()
+    # A retained fire from the past must not sound today.
+    publisher.publish(f"{base}/0x00158d0001", json.dumps(HS1SA_FIRE), qos=1, retain=True)
     try:
         async with running(agent):
             await until(lambda: driver.connected, what="the bridge subscribed")
+            await until(lambda: driver.retained_ignored == 1, what="the retained state ignored")
 
             def send(name: str, payload: Any) -> None:
                 raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -206,6 +209,7 @@ async def test_bridge_through_a_local_broker(
             await until(lambda: agent.stats.alarms == 1, what="the fire alarm")
             await until(lambda: len(collector.readings()) >= 7, what="readings uplinked")
     finally:
+        publisher.publish(f"{base}/0x00158d0001", b"", qos=1, retain=True).wait_for_publish(5)
         publisher.disconnect()
         publisher.loop_stop()
 
