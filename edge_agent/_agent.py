@@ -128,6 +128,7 @@ class Agent:
         self._ready = asyncio.Event()
         self._started: datetime | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stop_requested = False
 
     # --- public surface --------------------------------------------------------------------
 
@@ -167,6 +168,7 @@ class Agent:
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish; callable from any thread or a signal handler."""
+        self._stop_requested = True
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None and not loop.is_closed():
             loop.call_soon_threadsafe(stopping.set)
@@ -196,6 +198,8 @@ class Agent:
         """Run until :meth:`stop`; then commit what was emitted, say offline and close."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        if self._stop_requested:
+            self._stopping.set()
         self._started = self.clock.now()
         self._outbox = await asyncio.to_thread(
             Outbox, self.config.outbox.path, max_bytes=self.config.outbox.max_bytes
