@@ -68,6 +68,7 @@ class UplinkStats:
     readings_acked: int = 0
     corrupt_rows: int = 0
     ack_timeouts: int = 0
+    max_inflight: int = 0
     connected_since: float | None = None
 
 
@@ -409,6 +410,7 @@ class Uplink:
         info = client.publish(self._topics[Channel.ALARM], payload, qos=1)
         session.inflight[info.mid] = _InFlight(Lane.ALARM, (row.seq,), now)
         self.stats.alarms_sent += 1
+        self.stats.max_inflight = max(self.stats.max_inflight, len(session.inflight))
 
     def _send_batch(self, client: mqtt.Client, rows: list[Row], now: float) -> None:
         session = self._session
@@ -434,3 +436,4 @@ class Uplink:
             Lane.TELEMETRY, tuple(row.seq for row, _ in picked), now
         )
         self.stats.batches_sent += 1
+        self.stats.max_inflight = max(self.stats.max_inflight, len(session.inflight))

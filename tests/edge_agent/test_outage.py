@@ -3,6 +3,7 @@ order per device holds, and alarms go first when it returns."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,14 @@ def _feed(sim: SimulatedDriver, counts: range) -> None:
 async def test_broker_outage_loses_nothing_and_sends_alarms_first(
     tmp_path: Path, unique_id: str, own_mosquitto: Mosquitto, collector_factory: Any
 ) -> None:
-    config = make_config(tmp_path, unique_id, own_mosquitto, devices=_devices())
+    # A tiny window and batches of one reading make the in-flight bound matter.
+    config = make_config(
+        tmp_path,
+        unique_id,
+        own_mosquitto,
+        devices=_devices(),
+        outbox={"window": 4, "batch_linger_s": 0},
+    )
     collector = collector_factory(
         own_mosquitto, up_topics(config.site, config.gateway)[:2], f"col-{unique_id}"
     )
@@ -60,6 +68,7 @@ async def test_broker_outage_loses_nothing_and_sends_alarms_first(
         )
         await until(lambda: agent.outbox.depth().telemetry == 0, what="outbox drained")
 
+    assert agent.uplink_stats.max_inflight <= 4 + 16
     readings = collector.readings()
     by_id: dict[str, Any] = {}
     for _, reading in readings:
@@ -98,3 +107,41 @@ async def test_broker_outage_loses_nothing_and_sends_alarms_first(
     )
     assert channels[:2] == ["alarm", "alarm"], channels[:5]
     assert first_outage_batch >= 2
+
+
+async def test_backlog_replay_keeps_the_window_and_the_rate(
+    tmp_path: Path, unique_id: str, own_mosquitto: Mosquitto, collector_factory: Any
+) -> None:
+    config = make_config(
+        tmp_path,
+        unique_id,
+        own_mosquitto,
+        devices=_devices(),
+        outbox={"window": 2, "replay_rate": 5},
+    )
+    collector = collector_factory(
+        own_mosquitto, up_topics(config.site, config.gateway)[:2], f"col-{unique_id}"
+    )
+    agent = Agent(config)
+    sim = agent.drivers["sim"]
+    assert isinstance(sim, SimulatedDriver)
+    async with running(agent):
+        await until(lambda: agent.uplink_connected, what="connection")
+        own_mosquitto.stop()
+        await until(lambda: not agent.uplink_connected, what="outage noticed")
+        _feed(sim, range(1500))  # 4,500 readings: 9 full batches
+        await until(lambda: agent.stats.committed == 4500, what="backlog committed")
+        own_mosquitto.start()
+        await until(lambda: agent.uplink_connected, what="reconnection")
+        started = time.monotonic()
+        await until(lambda: len(collector.snapshot()) >= 9, within=60, what="the backlog delivered")
+        elapsed = time.monotonic() - started
+    assert agent.uplink_stats.max_inflight <= 2 + 16
+    # The first batches spend the initial tokens; the rest come at 5 a second at most.
+    assert elapsed >= (9 - 5) / 5
+    per_device: dict[str, list[int]] = defaultdict(list)
+    for _, reading in collector.readings():
+        assert isinstance(reading, OccupancyReading)
+        assert reading.count is not None
+        per_device[reading.device].append(reading.count)
+    assert all(per_device[d] == list(range(1500)) for d in PRESENCE)
