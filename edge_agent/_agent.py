@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from edge_agent._config import DeviceConfig, GatewayConfig, RemoteConfig
+from edge_agent._config import DeviceConfig, GatewayConfig, RemoteConfig, Trigger
 from edge_agent._driver import Driver, DriverContext, Observation, load_factory
 from edge_agent._errors import ConfigError, DriverError, OutboxError, OutboxWriteFailed
 from edge_agent._outbox import Lane, Outbox, Pending
@@ -293,7 +293,7 @@ class Agent:
         assert self._outbox is not None
         safety = self._safety
         pending: list[Pending] = []
-        actions: list[tuple[Reading, Any, tuple[str, ...]]] = []
+        actions: list[tuple[Reading, Trigger, tuple[str, ...]]] = []
         watch = False
         now = self.clock.now()
         for obs in group:
@@ -441,7 +441,7 @@ class Agent:
     _group: asyncio.TaskGroup | None = None
 
 
-def _builder(reading: Reading) -> Any:
+def _builder(reading: Reading) -> Callable[[str], bytes]:
     def build(reading_id: str) -> bytes:
         return (
             reading.model_copy(update={"id": reading_id})
