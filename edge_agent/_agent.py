@@ -49,6 +49,7 @@ _READING: TypeAdapter[Reading] = TypeAdapter(Reading)
 # Telemetry rows deleted to make room for each alarm when the disk is full: an alarm row is a
 # few hundred bytes, a SQLite page 4 KiB; 50 small rows free at least a few pages.
 _SHED_PER_ALARM = 50
+_REMOTE_CONFIG_KEY = "remote_config"
 # A valid id to validate with before the outbox assigns the real one.
 _PLACEHOLDER_ID = "0"
 
@@ -204,6 +205,9 @@ class Agent:
         self._outbox = await asyncio.to_thread(
             Outbox, self.config.outbox.path, max_bytes=self.config.outbox.max_bytes
         )
+        stored = await asyncio.to_thread(self._outbox.get_meta, _REMOTE_CONFIG_KEY)
+        if stored and self._remote_config(stored.encode()):
+            log.info("using the device map of the last down/config until the uplink says more")
         try:
             for spec in self.config.outputs:
                 self._outputs.append(
@@ -369,8 +373,11 @@ class Agent:
             try:
                 if kind == "cmd":
                     await self._command(payload)
-                else:
-                    self._remote_config(payload)
+                elif self._remote_config(payload):
+                    # Kept so that a gateway restarting without its uplink uses this map too.
+                    await asyncio.to_thread(
+                        self.outbox.set_meta, _REMOTE_CONFIG_KEY, payload.decode() or None
+                    )
             except Exception:
                 log.exception("handling %s %s failed; carrying on", kind, _truncate(payload))
 
@@ -409,9 +416,17 @@ class Agent:
             if not await self.drivers[name].self_test(command.device):
                 log.warning("driver %s cannot start a self-test of %s", name, command.device)
 
-    def _remote_config(self, payload: bytes) -> None:
+    def _remote_config(self, payload: bytes) -> bool:
+        """Apply a ``down/config`` payload; True if the device map changed. An empty payload
+        (the retained config cleared) brings back the file's map."""
         if not payload:
-            return  # a cleared retained message
+            if self._devices == list(self.config.devices):
+                return False
+            self._apply_devices(list(self.config.devices))
+            if self._safety is not None:
+                self._safety.update_devices(self._devices)
+            log.info("down/config cleared: back to the device map of the config file")
+            return True
         try:
             remote = RemoteConfig.model_validate_json(payload)
             unknown = {d.driver for d in remote.devices} - set(self.drivers)
@@ -420,7 +435,7 @@ class Agent:
         except (ValidationError, ValueError) as exc:
             self.stats.bad_configs += 1
             log.warning("down/config refused: %s; payload %s", exc, _truncate(payload))
-            return
+            return False
         previous = self._devices
         try:
             self._apply_devices(list(remote.devices))
@@ -428,10 +443,11 @@ class Agent:
             self.stats.bad_configs += 1
             log.warning("down/config refused by a driver: %s; keeping the map in force", exc)
             self._apply_devices(previous)
-            return
+            return False
         if self._safety is not None:
             self._safety.update_devices(self._devices)
         log.info("device map updated from down/config: %d devices", len(self._devices))
+        return True
 
     def _apply_devices(self, devices: list[DeviceConfig]) -> None:
         for name, driver in self.drivers.items():

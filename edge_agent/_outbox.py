@@ -134,6 +134,26 @@ class Outbox:
         self._db.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
         return epoch
 
+    def get_meta(self, key: str) -> str | None:
+        """A value the agent keeps beside the readings (e.g. the last remote config)."""
+        with self._lock:
+            return self._meta(key)
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Store (or, with None, remove) a value beside the readings."""
+        with self._lock:
+            try:
+                if value is None:
+                    self._db.execute("DELETE FROM meta WHERE key=?", (key,))
+                else:
+                    self._db.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (key, value),
+                    )
+            except sqlite3.Error as exc:
+                raise OutboxError(f"writing {key!r} to {self.path} failed: {exc}") from exc
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -28,7 +28,7 @@ from protocol import (
     encode,
 )
 from tests.edge_agent.conftest import GPIO, SIM, make_config, running, until, up_topics
-from tests.services import Mosquitto
+from tests.services import Mosquitto, free_port
 
 DOOR_PIN, SMOKE_PIN, SOUNDER_PIN = 5, 6, 17
 
@@ -218,6 +218,17 @@ async def test_self_test_command_bad_commands_and_remote_config(
         commander.publish(cmd_topic, _command(CommandName.SELF_TEST), qos=1)
         await until(lambda: len(collector.readings()) == 6, what="self-test of both")
     commander.publish(config_topic, b"", qos=1, retain=True).wait_for_publish(5)
+
+    # Restarted without its uplink, the gateway keeps the map it was last sent.
+    offline = config.model_copy(
+        update={"uplink": config.uplink.model_copy(update={"port": free_port()})}
+    )
+    again = Agent(offline)
+    sim_again = again.drivers["sim"]
+    assert isinstance(sim_again, SimulatedDriver)
+    async with running(again):
+        assert {d.id for d in sim_again._devices} == {"smk-1", "smk-9"}
+        assert not again.uplink_connected
 
 
 @pytest.mark.allow_error_logs
