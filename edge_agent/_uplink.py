@@ -69,6 +69,7 @@ class UplinkStats:
     corrupt_rows: int = 0
     ack_timeouts: int = 0
     max_inflight: int = 0
+    unexpected_messages: int = 0
     connected_since: float | None = None
 
 
@@ -315,7 +316,9 @@ class Uplink:
         elif msg.topic == self._topics[Channel.CMD]:
             self._on_command(bytes(msg.payload))
         else:
-            log.warning("uplink: message on unexpected topic %r ignored", msg.topic[:200])
+            # Some brokers (amqtt) deliver retained messages nobody subscribed to.
+            self.stats.unexpected_messages += 1
+            log.debug("uplink: message on unexpected topic %r ignored", msg.topic[:200])
 
     # --- publishing ------------------------------------------------------------------------
 
