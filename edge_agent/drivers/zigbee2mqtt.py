@@ -57,7 +57,7 @@ class Options(BaseModel):
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
-    base_topic: str = Field(default="zigbee2mqtt", min_length=1)
+    base_topic: str = Field(default="zigbee2mqtt", pattern=r"^[^+#/][^+#]*[^+#/]$|^[^+#/]$")
     # Battery and link quality change slowly; five minutes keeps them fresh for device.fault
     # without doubling the telemetry of a chatty occupancy sensor.
     health_interval_s: float = Field(default=300.0, ge=0)
