@@ -53,6 +53,13 @@ def _norms_compliance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_edge(args: argparse.Namespace) -> int:
+    from edge_agent import EdgeSettings, run_edge
+
+    overrides = {"config": args.config, **({"log_level": args.log_level} if args.log_level else {})}
+    return run_edge(EdgeSettings(**overrides))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -73,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--site", help="only this site id")
     check.add_argument("--json", action="store_true", help="print the reports as JSON")
     check.set_defaults(handler=_norms_compliance)
+
+    edge = commands.add_parser("edge", help="run the edge agent of one gateway")
+    edge.add_argument("--config", required=True, metavar="FILE", help="gateway config (TOML)")
+    edge.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    edge.set_defaults(handler=_cmd_edge)
     return parser
 
 

@@ -1,0 +1,309 @@
+"""Edge agent benchmark: resident memory and CPU with 100 devices reporting every second, the
+outbox commit rate, how long a one-hour backlog of 100 devices takes to drain, and the local
+alarm latency (alarm observed → relay on) while the uplink is down.
+
+Run:  .venv/bin/python bench/edge_agent.py [--duration 60] [--replay-rate 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from gpiozero.pins.mock import MockFactory, MockPin
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from edge_agent import Agent, GatewayConfig, Lane, Outbox, Pending  # noqa: E402
+from firmware_sims.edge_driver import SimulatedDriver  # noqa: E402
+from protocol import Channel, channel_topic  # noqa: E402
+from tests.services import Mosquitto  # noqa: E402
+
+SIM = "firmware_sims.edge_driver:SimulatedDriver"
+DEVICES = 100
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _devices_toml() -> str:
+    kinds = ["presence", "counter", "smoke", "door"]
+    out = []
+    for i in range(DEVICES):
+        kind = kinds[i % 4]
+        role = '\nrole = "fire_door"' if kind == "door" else ""
+        out.append(f'[[devices]]\nid = "d{i:03d}"\nkind = "{kind}"\ndriver = "sim"{role}\n')
+    return "\n".join(out)
+
+
+def _config_toml(broker: Mosquitto, gateway: str, outbox: Path, options: str) -> str:
+    return f"""gateway = "{gateway}"
+site = "bench"
+[uplink]
+host = "{broker.host}"
+port = {broker.port}
+[outbox]
+path = "{outbox}"
+[[drivers]]
+name = "sim"
+factory = "{SIM}"
+[drivers.options]
+{options}
+{_devices_toml()}
+"""
+
+
+class Counter:
+    """Counts readings arriving on a gateway's up/ channels."""
+
+    def __init__(self, broker: Mosquitto, gateway: str) -> None:
+        self.readings = 0
+        self.messages = 0
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{gateway}")
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe(
+            [
+                (channel_topic("bench", gateway, Channel.READINGS), 1),
+                (channel_topic("bench", gateway, Channel.ALARM), 1),
+            ]
+        )
+        self.client.loop_start()
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        body = json.loads(msg.payload)
+        with self.lock:
+            self.messages += 1
+            self.readings += len(body["readings"]) if "readings" in body else 1
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _proc_stats(pid: int) -> tuple[float, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu_s = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    rss_kb = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+    return cpu_s, rss_kb
+
+
+def bench_steady_state(broker: Mosquitto, workdir: Path, duration: float) -> None:
+    config = workdir / "steady.toml"
+    config.write_text(_config_toml(broker, "gw-steady", workdir / "steady.db", "interval_s = 1.0"))
+    counter = Counter(broker, "gw-steady")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_agent", "--config", str(config), "--log-level", "WARNING"],
+        cwd=REPO,
+    )
+    try:
+        time.sleep(5)  # start-up (imports, first connection) is not steady state
+        cpu0, _ = _proc_stats(proc.pid)
+        readings0 = counter.readings
+        t0 = time.monotonic()
+        rss_max = 0
+        while time.monotonic() - t0 < duration:
+            time.sleep(1)
+            rss_max = max(rss_max, _proc_stats(proc.pid)[1])
+        cpu1, rss = _proc_stats(proc.pid)
+        elapsed = time.monotonic() - t0
+        readings = counter.readings - readings0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        counter.close()
+    print(f"steady state, {DEVICES} devices @ 1 Hz for {elapsed:.0f} s:")
+    print(f"  RSS {rss / 1024:.1f} MiB (max {rss_max / 1024:.1f} MiB)")
+    print(f"  CPU {100 * (cpu1 - cpu0) / elapsed:.1f} % of one core")
+    print(f"  delivered {readings / elapsed:.0f} readings/s")
+
+
+def bench_commit_rate(workdir: Path) -> None:
+    payload = json.dumps({"kind": "occupancy", "source": "presence", "count": 3}).encode()
+
+    def item(lane: Lane) -> Pending:
+        return Pending(lane, "d001", lambda rid: payload[:-1] + f',"id":"{rid}"}}'.encode())
+
+    print("outbox commit rate:")
+    for lane, group, n in [
+        (Lane.TELEMETRY, 1, 2000),
+        (Lane.ALARM, 1, 300),
+        (Lane.TELEMETRY, 100, 20000),
+    ]:
+        outbox = Outbox(workdir / f"rate-{lane.name}-{group}.db", max_bytes=1 << 30)
+        t0 = time.perf_counter()
+        for _ in range(n // group):
+            outbox.commit([item(lane) for _ in range(group)])
+        elapsed = time.perf_counter() - t0
+        outbox.close()
+        sync = "FULL" if lane is Lane.ALARM else "NORMAL"
+        print(
+            f"  {lane.name.lower():9} lane, {group:3} per transaction (synchronous={sync}): "
+            f"{n / elapsed:8.0f} readings/s, {n // group / elapsed:6.0f} commits/s"
+        )
+
+
+def _fill_backlog(path: Path, readings: int) -> None:
+    outbox = Outbox(path, max_bytes=1 << 30)
+    base = time.time() - 3600
+    group: list[Pending] = []
+    for i in range(readings):
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base + i / DEVICES)) + "Z"
+        device = f"d{i % DEVICES:03d}"
+        body = (
+            f'"kind":"occupancy","source":"presence","count":{i % 40},'
+            f'"device":"{device}","ts":"{ts}"'
+        )
+
+        def build(rid: str, body: str = body) -> bytes:
+            return ("{" + body + f',"id":"{rid}"' + "}").encode()
+
+        group.append(Pending(Lane.TELEMETRY, f"d{i % DEVICES:03d}", build))
+        if len(group) == 500:
+            outbox.commit(group)
+            group = []
+    if group:
+        outbox.commit(group)
+    outbox.close()
+
+
+def bench_backlog(broker: Mosquitto, workdir: Path, replay_rate: float) -> None:
+    total = DEVICES * 3600
+    db = workdir / f"backlog-{replay_rate:g}.db"
+    t0 = time.perf_counter()
+    _fill_backlog(db, total)
+    fill = time.perf_counter() - t0
+    gateway = f"gw-backlog-{int(replay_rate)}"
+    config = workdir / f"{gateway}.toml"
+    text = _config_toml(broker, gateway, db, "").replace(
+        "[outbox]\n", f"[outbox]\nreplay_rate = {replay_rate}\n"
+    )
+    config.write_text(text)
+    counter = Counter(broker, gateway)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_agent", "--config", str(config), "--log-level", "WARNING"],
+        cwd=REPO,
+    )
+    try:
+        while counter.readings < total and time.perf_counter() - t0 < 900:
+            time.sleep(0.2)
+        drained = time.perf_counter() - t0
+        cpu, rss = _proc_stats(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        counter.close()
+    print(
+        f"backlog of one hour ({total} readings, {db.stat().st_size / 2**20:.0f} MiB file, "
+        f"filled in {fill:.0f} s), replay_rate {replay_rate:g} batches/s:"
+    )
+    print(
+        f"  drained in {drained:.1f} s incl. start-up ({counter.readings} readings in "
+        f"{counter.messages} messages); agent CPU {cpu:.1f} s, RSS {rss / 1024:.1f} MiB"
+    )
+
+
+class TimedPin(MockPin):  # type: ignore[misc]
+    """A mock pin that notes when it goes high."""
+
+    went_high: float | None = None
+
+    def _change_state(self, value: bool) -> None:
+        if value and not self.state:
+            TimedPin.went_high = time.perf_counter()
+        super()._change_state(value)
+
+
+async def _latency(broker: Mosquitto, workdir: Path, trials: int) -> list[float]:
+    pins = MockFactory(pin_class=TimedPin)
+    devices = [{"id": f"d{i:03d}", "kind": "presence", "driver": "sim"} for i in range(DEVICES)]
+    devices += [{"id": f"smk{i}", "kind": "smoke", "driver": "sim"} for i in range(trials)]
+    config = GatewayConfig.model_validate(
+        {
+            "gateway": "gw-latency",
+            "site": "bench",
+            "uplink": {"host": broker.host, "port": broker.port, "reconnect_max_s": 1},
+            "outbox": {"path": str(workdir / "latency.db")},
+            "drivers": [{"name": "sim", "factory": SIM, "options": {"interval_s": 1.0}}],
+            "devices": devices,
+            "outputs": [{"type": "gpio", "name": "sounder", "pin": 17}],
+        }
+    )
+    agent = Agent(config, pin_factory=pins)
+    sim = agent.drivers["sim"]
+    assert isinstance(sim, SimulatedDriver)
+    task = asyncio.create_task(agent.run())
+    await agent.wait_ready()
+    out: list[float] = []
+    try:
+        await asyncio.sleep(2)
+        for i in range(trials):
+            agent.silence("bench")
+            await asyncio.sleep(0.2)
+            TimedPin.went_high = None
+            t0 = time.perf_counter()
+            sim.feed(f"smk{i}", {"kind": "smoke", "state": "alarm"})
+            for _ in range(5000):
+                if TimedPin.went_high is not None:
+                    break
+                await asyncio.sleep(0.001)
+            assert TimedPin.went_high is not None, "the relay never switched"
+            out.append(TimedPin.went_high - t0)
+    finally:
+        agent.stop()
+        await task
+        pins.close()
+    return out
+
+
+def bench_latency(workdir: Path, trials: int) -> None:
+    dead = Mosquitto(workdir / "dead-uplink")  # configured but never started: the uplink is down
+    latencies = asyncio.run(_latency(dead, workdir, trials))
+    ms = sorted(x * 1000 for x in latencies)
+    print(
+        f"local alarm latency, uplink down, {DEVICES} devices streaming ({trials} alarms): "
+        f"median {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms "
+        "(observation emitted → committed with fsync → relay on)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="steady-state seconds")
+    parser.add_argument("--replay-rate", type=float, default=20.0, help="backlog batches/s")
+    parser.add_argument("--trials", type=int, default=20, help="alarm latency trials")
+    args = parser.parse_args()
+    print("reproduce:", shlex.join([".venv/bin/python", "bench/edge_agent.py", *sys.argv[1:]]))
+    with tempfile.TemporaryDirectory(prefix="linli-edge-bench-") as tmp:
+        workdir = Path(tmp)
+        broker = Mosquitto(workdir / "mosquitto")
+        broker.start()
+        try:
+            bench_commit_rate(workdir)
+            bench_latency(workdir, args.trials)
+            bench_steady_state(broker, workdir, args.duration)
+            bench_backlog(broker, workdir, args.replay_rate)
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
