@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -16,6 +17,12 @@ def _protocol_schema(_args: argparse.Namespace) -> int:
     json.dump(json_schema(), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    from ingest_server import serve
+
+    return serve(host=args.host, port=args.port, registry=args.registry, log_level=args.log_level)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     proto_cmds = proto.add_subparsers(metavar="ACTION", required=True)
     schema = proto_cmds.add_parser("schema", help="print the JSON Schema of every message")
     schema.set_defaults(handler=_protocol_schema)
+
+    server = commands.add_parser(
+        "server", help="the ingest server (MQTT consumer, stores, API); settings from LINLI_*"
+    )
+    server.add_argument("--host", help="HTTP bind address (LINLI_HTTP_HOST)")
+    server.add_argument("--port", type=int, help="HTTP port (LINLI_HTTP_PORT)")
+    server.add_argument(
+        "--registry", type=Path, help="facility registry YAML (LINLI_REGISTRY_PATH)"
+    )
+    server.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    server.set_defaults(handler=_cmd_server)
     return parser
 
 

@@ -186,6 +186,7 @@ class RegistryStore:
     def put_device(self, gateway_id: str, device: Device, *, create: bool) -> Device:
         def change(data: dict[str, Any]) -> None:
             target = None
+            moved = False
             for site in data["sites"]:
                 for gw in site["gateways"]:
                     if gw["id"] == gateway_id:
@@ -196,10 +197,12 @@ class RegistryStore:
                                 f"device {device.id!r} already exists on gateway {gw['id']!r}",
                                 status=409,
                             )
-                        gw["devices"].remove(_find(gw["devices"], device.id))  # move
+                        gw["devices"].remove(_find(gw["devices"], device.id))
+                        moved = True
             if target is None:
                 raise RegistryConflict(f"gateway {gateway_id!r} does not exist", status=404)
-            _put(target["devices"], device.model_dump(mode="json"), f"device {device.id!r}", create)
+            item = device.model_dump(mode="json")
+            _put(target["devices"], item, f"device {device.id!r}", create or moved)
 
         self._apply(change)
         return device
