@@ -17,6 +17,7 @@ __all__ = [
     "OccupancyBucket",
     "StoredReading",
     "StoredStatus",
+    "fields_json",
     "from_us",
     "reading_fields",
     "rebuild_reading",
@@ -62,6 +63,14 @@ def rebuild_reading(
     return _READING.validate_python(
         {**data, "kind": kind, "id": reading_id, "device": device, "ts": ts}
     )
+
+
+def fields_json(reading: Reading) -> str:
+    """:func:`reading_fields` as compact JSON, serialised by pydantic's core (fast path)."""
+    data: bytes = type(reading).__pydantic_serializer__.to_json(
+        reading, exclude=set(_KEYS), exclude_none=True
+    )
+    return data.decode()
 
 
 @dataclass(frozen=True, slots=True)

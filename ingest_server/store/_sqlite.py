@@ -24,6 +24,7 @@ from ingest_server._errors import StoreError
 from ingest_server._model import (
     OccupancyBucket,
     StoredReading,
+    fields_json,
     from_us,
     rebuild_reading,
     to_us,
@@ -207,60 +208,51 @@ class SqliteStore:
     @staticmethod
     def _insert(conn: sqlite3.Connection, fresh: list[StoredReading]) -> None:
         rows = []
-        latest = []
-        rollup = []
+        # The newest of each (device, kind) and one rollup row per (site, room, hour): a batch of
+        # thousands of readings from a few dozen devices costs a few dozen upserts.
+        latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+        rollup: dict[tuple[str, str, int], list[Any]] = {}
         for s in fresh:
-            fields = s.fields()
-            encoded = json.dumps(fields, separators=(",", ":"))
-            ts_us = to_us(s.ts)
+            reading = s.reading
+            encoded = fields_json(reading)
+            ts_us = to_us(reading.ts)
             room = s.room or ""
-            count = fields.get("count")
-            entries = fields.get("entries")
-            exits = fields.get("exits")
+            count = getattr(reading, "count", None)
+            entries = getattr(reading, "entries", None)
+            exits = getattr(reading, "exits", None)
+            unknown = int(s.unknown_device)
             rows.append(
                 (
-                    s.id,
+                    reading.id,
                     ts_us,
-                    s.kind,
-                    s.device,
+                    reading.kind,
+                    reading.device,
                     s.site,
                     s.gateway,
                     room,
-                    int(s.unknown_device),
+                    unknown,
                     count,
                     entries,
                     exits,
                     encoded,
                 )
             )
-            latest.append(
-                (
-                    s.device,
-                    s.kind,
-                    ts_us,
-                    s.id,
-                    s.site,
-                    s.gateway,
-                    room,
-                    int(s.unknown_device),
-                    encoded,
-                )
-            )
-            if s.kind == "occupancy":
-                has_count = count is not None
-                rollup.append(
-                    (
-                        s.site,
-                        room,
-                        ts_us // _HOUR_US * _HOUR_US,
-                        count,
-                        count or 0,
-                        int(has_count),
-                        entries or 0,
-                        exits or 0,
-                        int(entries is not None),
-                    )
-                )
+            key = (reading.device, reading.kind)
+            current = latest.get(key)
+            if current is None or (ts_us, reading.id) > (current[2], current[3]):
+                latest[key] = (*key, ts_us, reading.id, s.site, s.gateway, room, unknown, encoded)
+            if reading.kind == "occupancy":
+                hour = (s.site, room, ts_us // _HOUR_US * _HOUR_US)
+                agg = rollup.setdefault(hour, [None, 0, 0, 0, 0, 0, 0])
+                if count is not None:
+                    agg[0] = count if agg[0] is None else max(agg[0], count)
+                    agg[1] += count
+                    agg[2] += 1
+                if entries is not None:
+                    agg[3] += entries
+                    agg[4] += exits or 0
+                    agg[5] += 1
+                agg[6] += 1
         conn.executemany(
             "INSERT INTO readings (id, ts_us, kind, device, site, gateway, room, unknown_device,"
             " count, entries, exits, fields) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -273,19 +265,19 @@ class SqliteStore:
             " room=excluded.room, unknown_device=excluded.unknown_device, fields=excluded.fields"
             " WHERE excluded.ts_us > latest.ts_us"
             " OR (excluded.ts_us = latest.ts_us AND excluded.id > latest.id)",
-            latest,
+            list(latest.values()),
         )
         conn.executemany(
             "INSERT INTO occupancy_1h (site, room, hour_us, max_count, sum_count, n_count,"
-            " entries, exits, n_counter, samples) VALUES (?,?,?,?,?,?,?,?,?,1)"
+            " entries, exits, n_counter, samples) VALUES (?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (site, room, hour_us) DO UPDATE SET"
             " max_count = CASE WHEN excluded.max_count IS NULL THEN max_count"
             "   WHEN max_count IS NULL THEN excluded.max_count"
             "   ELSE max(max_count, excluded.max_count) END,"
             " sum_count = sum_count + excluded.sum_count, n_count = n_count + excluded.n_count,"
             " entries = entries + excluded.entries, exits = exits + excluded.exits,"
-            " n_counter = n_counter + excluded.n_counter, samples = samples + 1",
-            rollup,
+            " n_counter = n_counter + excluded.n_counter, samples = samples + excluded.samples",
+            [(*key, *agg) for key, agg in rollup.items()],
         )
 
     def prune(self, now: datetime) -> int:

@@ -127,7 +127,7 @@ def test_consumer_rides_out_a_broker_restart(
     wait_for(lambda: service.store.count() == 20, 20, "readings after the broker restart")
 
 
-def test_retained_messages_of_foreign_topics_are_ignored(
+def test_traffic_of_other_sites_is_not_consumed(
     mosquitto: Mosquitto,
     settings_for: Callable[..., ServerSettings],
     run_service: Callable[..., IngestService],
