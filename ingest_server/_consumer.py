@@ -175,14 +175,17 @@ class MqttConsumer:
             log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason)
 
     def _on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-        if not any(mqtt.topic_matches_sub(f, msg.topic) for f in self._match):
-            # A broker may deliver retained messages of topics never subscribed to (amqtt does).
-            self.pipeline.metrics.add("ignored")
-            if msg.qos > 0:
-                client.ack(msg.mid, msg.qos)
-            return
+        # A broker may deliver retained messages of topics never subscribed to (amqtt does);
+        # they still go through the queue so that PUBACKs leave in arrival order.
+        foreign = not any(mqtt.topic_matches_sub(f, msg.topic) for f in self._match)
         item = Inbound(
-            msg.topic, bytes(msg.payload), self.now(), msg.mid, msg.qos, generation=self._generation
+            msg.topic,
+            b"" if foreign else bytes(msg.payload),
+            self.now(),
+            msg.mid,
+            msg.qos,
+            generation=self._generation,
+            foreign=foreign,
         )
         while not self._stopping.is_set():
             try:

@@ -30,6 +30,7 @@ class Inbound:
     mid: int = 0
     qos: int = 0
     generation: int = 0
+    foreign: bool = False  # on a topic the server did not subscribe to: acked, otherwise ignored
 
 
 @dataclass(slots=True)
@@ -67,14 +68,19 @@ class Pipeline:
         """
         readings: list[StoredReading] = []
         result = BatchResult()
+        ignored = 0
         for msg in batch:
+            if msg.foreign:
+                ignored += 1
+                continue
             self._decode(msg, readings, result)
         started = time.monotonic()
         result.stored = self.store.write(readings)
         self.records.write(result.dead, result.statuses)
         self.metrics.observe_write(time.monotonic() - started)
         result.duplicates = len(readings) - len(result.stored)
-        self.metrics.add("messages", len(batch))
+        self.metrics.add("ignored", ignored)
+        self.metrics.add("messages", len(batch) - ignored)
         self.metrics.add("readings", len(readings))
         self.metrics.add("stored", len(result.stored))
         self.metrics.add("duplicates", result.duplicates)
