@@ -171,3 +171,16 @@ def test_bad_requests_get_422_with_a_reason(
     resp = client.get(path, params=params)
     assert resp.status_code == 422
     assert needle in str(resp.json()["detail"])
+
+
+def test_readyz_says_which_dependency_is_down(
+    own_mosquitto: Mosquitto, settings_for: Callable[..., ServerSettings]
+) -> None:
+    with TestClient(create_app(settings_for(own_mosquitto))) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200, 10, "readiness")
+        own_mosquitto.stop()
+        wait_for(lambda: client.get("/readyz").status_code == 503, 10, "unreadiness")
+        assert client.get("/readyz").json()["checks"]["broker"] is False
+        assert client.get("/healthz").status_code == 200
+        own_mosquitto.start()
+        wait_for(lambda: client.get("/readyz").status_code == 200, 30, "readiness again")

@@ -12,7 +12,7 @@ from ingest_server import StoredReading
 from ingest_server.store import InfluxStore, SqliteStore, TimeSeriesStore
 from protocol import DoorState, SmokeState
 from tests.ingest_server.factories import T0, door, health, minutes, occ, smoke, stored
-from tests.services import InfluxDB
+from tests.services import InfluxDB, free_port
 
 
 @pytest.fixture(params=["sqlite", "influxdb"])
@@ -133,3 +133,24 @@ def test_sqlite_retention_keeps_rollups(tmp_path: Path) -> None:
         assert store.latest()[0].id == "c-9"
     finally:
         store.close()
+
+
+def test_influx_spool_survives_a_restart_while_influxdb_is_down(
+    influxdb: InfluxDB, tmp_path: Path, unique_id: str
+) -> None:
+    influxdb.create_database(unique_id)
+    spool = tmp_path / "spool.db"
+    down = InfluxStore(f"http://127.0.0.1:{free_port()}", unique_id, spool_path=spool)
+    readings = [stored(smoke(f"s-{i}", "smk-1", T0 + minutes(i))) for i in range(50)]
+    assert len(down.write(readings)) == 50
+    assert down.spool_depth() == 50
+    assert not down.ping()
+    down.close()
+    # The same spool, InfluxDB reachable: everything arrives, and the replay filter persisted.
+    up = InfluxStore(influxdb.url, unique_id, spool_path=spool)
+    try:
+        assert up.wait_flushed(20)
+        assert up.write(readings[:10]) == []
+        assert up.count() == 50
+    finally:
+        up.close()
