@@ -4,9 +4,10 @@
 
     broker ──▶ paho network thread ──put (blocks when full)──▶ queue ──▶ writer thread
                        ▲                                                  │ drain ≤ N messages
-                       └──────────── PUBACK (client.ack) ◀── committed ◀──┘ one transaction
+                       └─── PUBACK (client.ack) ◀── sinks ◀── committed ◀──┘ one transaction
 
-The PUBACK of a message is sent only after its readings (or its dead letter) are committed.
+The PUBACK of a message is sent only after its readings (or its dead letter) are committed and
+handed to the sinks.
 With a fixed client id and a persistent session, messages not acked when the process dies are
 redelivered by the broker and dropped by the store's dedupe. When the queue is full the network
 thread stops reading from the socket, so the broker (not this process) holds the backlog.
@@ -186,6 +187,7 @@ class MqttConsumer:
             msg.qos,
             generation=self._generation,
             foreign=foreign,
+            dup=bool(msg.dup),
         )
         while not self._stopping.is_set():
             try:
@@ -212,12 +214,14 @@ class MqttConsumer:
             result = self._store(batch)
             if result is None:
                 return
+            # Sinks before the acks: if the process dies in between, the broker redelivers and
+            # the sinks get the readings again (see BatchResult.for_sinks).
+            self.sinks.dispatch(result.for_sinks, result.statuses, self.now())
             for item in batch:
                 # A message received on an earlier connection is redelivered on this one with a
                 # new packet id; acking the old id could ack an unrelated message.
                 if item.qos > 0 and item.generation == self._generation:
                     self._client.ack(item.mid, item.qos)
-            self.sinks.dispatch(result.stored, result.statuses, self.now())
 
     def _store(self, batch: list[Inbound]) -> BatchResult | None:
         delay = _RETRY_START_S

@@ -31,13 +31,20 @@ class Inbound:
     qos: int = 0
     generation: int = 0
     foreign: bool = False  # on a topic the server did not subscribe to: acked, otherwise ignored
+    dup: bool = False  # MQTT DUP flag: a redelivery of a message sent before and not acked
 
 
 @dataclass(slots=True)
 class BatchResult:
-    """What a batch produced: new readings (duplicates removed), statuses, dead letters."""
+    """What a batch produced: new readings (duplicates removed), statuses, dead letters.
+
+    ``for_sinks`` is ``stored`` plus the duplicates that came in MQTT redeliveries (DUP flag):
+    their first delivery may have been committed by a process that died before its sinks saw
+    them, so sinks get them again (at least once across crashes, exactly once otherwise).
+    """
 
     stored: list[StoredReading] = field(default_factory=list)
+    for_sinks: list[StoredReading] = field(default_factory=list)
     statuses: list[StoredStatus] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
@@ -67,18 +74,29 @@ class Pipeline:
         be acked (a retry is safe: readings dedupe by id).
         """
         readings: list[StoredReading] = []
+        redelivered: set[int] = set()
         result = BatchResult()
         ignored = 0
         for msg in batch:
             if msg.foreign:
                 ignored += 1
                 continue
+            first = len(readings)
             self._decode(msg, readings, result)
+            if msg.dup:
+                redelivered.update(range(first, len(readings)))
         started = time.monotonic()
         result.stored = self.store.write(readings)
         self.records.write(result.dead, result.statuses)
         self.metrics.observe_write(time.monotonic() - started)
         result.duplicates = len(readings) - len(result.stored)
+        if redelivered:
+            fresh = {id(s) for s in result.stored}
+            result.for_sinks = [
+                r for i, r in enumerate(readings) if id(r) in fresh or i in redelivered
+            ]
+        else:
+            result.for_sinks = result.stored
         self.metrics.add("ignored", ignored)
         self.metrics.add("messages", len(batch) - ignored)
         self.metrics.add("readings", len(readings))

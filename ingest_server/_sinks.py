@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 class ReadingSink(Protocol):
     """Receives what was durably stored, in MQTT arrival order, on the consumer's writer thread.
 
-    Called after the write committed and the messages were acked: a sink that raises loses
-    nothing (the error is logged and counted) but should not take long, since the next batch
-    waits for it. Duplicates never reach a sink; each reading arrives once per server process
-    (after a crash between commit and the call, the readings of that batch are not re-sent).
+    Called after the write committed and before the messages are acked, so a sink must be quick
+    (the next batch, and the acks, wait for it); a sink that raises loses nothing (the error is
+    logged and counted). Each reading reaches the sinks once, except after a crash or a
+    connection loss between commit and ack: the broker then redelivers the message and its
+    readings are handed over again (never stored again). Dedupe by ``reading.id`` if that matters.
     """
 
     def on_readings(self, stored: Sequence[StoredReading], now: datetime) -> None: ...

@@ -73,3 +73,24 @@ def test_an_older_status_does_not_replace_a_newer_one(pipeline: Pipeline) -> Non
     assert pipeline.records.gateway_statuses()[0]["state"] == "online"
     pipeline.process([status("offline", None)])  # a Last Will carries no time
     assert pipeline.records.gateway_statuses()[0]["state"] == "offline"
+
+
+def test_redelivered_duplicates_go_to_sinks_again_but_are_not_stored_again(
+    pipeline: Pipeline,
+) -> None:
+    body = {
+        "v": 1,
+        "gateway": "gw1",
+        "sent_at": NOW.isoformat(),
+        "seq": 1,
+        "readings": [smoke_dict("r-1", "smk-1", NOW), smoke_dict("r-2", "smk-1", NOW)],
+    }
+    first = pipeline.process([inbound("up/readings", body)])
+    assert [s.id for s in first.for_sinks] == ["r-1", "r-2"]
+    replay = pipeline.process([inbound("up/readings", body)])
+    assert (replay.stored, replay.for_sinks) == ([], [])
+    more = {**body, "readings": [*body["readings"], smoke_dict("r-3", "smk-1", NOW)]}  # type: ignore[list-item]
+    redelivery = pipeline.process([inbound("up/readings", more, dup=True)])
+    assert [s.id for s in redelivery.stored] == ["r-3"]
+    assert [s.id for s in redelivery.for_sinks] == ["r-1", "r-2", "r-3"]
+    assert pipeline.store.count() == 3
