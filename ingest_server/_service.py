@@ -69,10 +69,14 @@ class IngestService:
             self.load_registry_file()
         self.records = Records(self.engine)
         self.store = build_store(settings)
-        self.pipeline = Pipeline(
-            self.store, self.records, self.registry.locate, self.metrics, clock.now
-        )
-        self.consumer = MqttConsumer(settings, self.pipeline, self.sinks, clock.now)
+        try:
+            self.pipeline = Pipeline(
+                self.store, self.records, self.registry.locate, self.metrics, clock.now
+            )
+            self.consumer = MqttConsumer(settings, self.pipeline, self.sinks, clock.now)
+        except BaseException:
+            self.store.close()
+            raise
 
     def load_registry_file(self) -> None:
         """Merge the registry YAML named by the settings into the records."""

@@ -219,53 +219,60 @@ class InfluxStore:
         delay = _BACKOFF_START_S
         try:
             while not self._stop.is_set():
-                self._wake.clear()
-                batch = reader.execute(
-                    "SELECT seq, line FROM spool ORDER BY seq LIMIT ?", (self.batch_size,)
-                ).fetchall()
-                if not batch:
-                    self._wake.wait(timeout=1.0)
-                    continue
-                last = batch[-1][0]
                 try:
-                    self._post([line for _, line in batch])
-                except _Rejected as exc:
-                    log.warning("moving %d points to the rejected table: %s", len(batch), exc)
-                    with self._transaction() as conn:
-                        conn.execute(
-                            "INSERT OR REPLACE INTO rejected (seq, line, reason)"
-                            " SELECT seq, line, ? FROM spool WHERE seq <= ?",
-                            (str(exc)[:500], last),
-                        )
-                        conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
-                    continue
-                except StoreUnavailable as exc:
-                    self._reachable = False
-                    self._failures += 1
-                    wait = delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+                    delay = self._flush_once(reader, delay)
+                except sqlite3.Error as exc:
+                    # A spool disk error: the points stay spooled; try again after a pause.
                     log.warning(
-                        "InfluxDB write failed (attempt %d, %d points waiting); retrying in "
-                        "%.1f s: %s",
-                        self._failures,
-                        self._spool_depth(reader),
-                        wait,
-                        exc,
+                        "InfluxDB spool flush failed, retrying in %.0f s: %s", _BACKOFF_CAP_S, exc
                     )
-                    delay = min(delay * 2, _BACKOFF_CAP_S)
-                    self._stop.wait(wait)
-                    continue
-                with self._transaction() as conn:
-                    conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
-                if not self._reachable:
-                    log.warning("InfluxDB writes resumed after %d failed attempts", self._failures)
-                self._reachable = True
-                self._failures = 0
-                self._flushed += len(batch)
-                delay = _BACKOFF_START_S
-        except sqlite3.Error:
-            log.exception("the InfluxDB spool flusher stopped on a spool error")
+                    self._stop.wait(_BACKOFF_CAP_S)
         finally:
             reader.close()
+
+    def _flush_once(self, reader: sqlite3.Connection, delay: float) -> float:
+        """Send the oldest spooled batch; return the backoff delay to use next."""
+        self._wake.clear()
+        batch = reader.execute(
+            "SELECT seq, line FROM spool ORDER BY seq LIMIT ?", (self.batch_size,)
+        ).fetchall()
+        if not batch:
+            self._wake.wait(timeout=1.0)
+            return delay
+        last = batch[-1][0]
+        try:
+            self._post([line for _, line in batch])
+        except _Rejected as exc:
+            log.warning("moving %d points to the rejected table: %s", len(batch), exc)
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO rejected (seq, line, reason)"
+                    " SELECT seq, line, ? FROM spool WHERE seq <= ?",
+                    (str(exc)[:500], last),
+                )
+                conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
+            return delay
+        except StoreUnavailable as exc:
+            self._reachable = False
+            self._failures += 1
+            wait = delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+            log.warning(
+                "InfluxDB write failed (attempt %d, %d points waiting); retrying in %.1f s: %s",
+                self._failures,
+                self._spool_depth(reader),
+                wait,
+                exc,
+            )
+            self._stop.wait(wait)
+            return min(delay * 2, _BACKOFF_CAP_S)
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
+        if not self._reachable:
+            log.warning("InfluxDB writes resumed after %d failed attempts", self._failures)
+        self._reachable = True
+        self._failures = 0
+        self._flushed += len(batch)
+        return _BACKOFF_START_S
 
     @staticmethod
     def _spool_depth(conn: sqlite3.Connection) -> int:

@@ -154,3 +154,22 @@ def test_influx_spool_survives_a_restart_while_influxdb_is_down(
         assert up.count() == 50
     finally:
         up.close()
+
+
+def test_points_influxdb_refuses_do_not_block_the_spool(
+    influxdb: InfluxDB, tmp_path: Path, unique_id: str
+) -> None:
+    influxdb.create_database(unique_id)
+    # Someone else wrote battery_pct as a string in the same shard: our integer field conflicts.
+    ts_ns = int(T0.timestamp()) * 10**9
+    influxdb.write(unique_id, f'smoke,device=other battery_pct="low",id="x" {ts_ns}')
+    store = InfluxStore(influxdb.url, unique_id, spool_path=tmp_path / "spool.db")
+    try:
+        store.write([stored(smoke("bad", "smk-1", T0))])
+        assert store.wait_flushed(20)
+        assert store.gauges()["linli_influx_rejected_points"] == 1
+        store.write([stored(door("fine", "door-1", T0))])
+        assert store.wait_flushed(20)
+        assert [s.id for s in store.latest(device="door-1")] == ["fine"]
+    finally:
+        store.close()
