@@ -19,6 +19,10 @@ __all__ = ["BatchResult", "Inbound", "Pipeline"]
 
 log = logging.getLogger(__name__)
 
+# At most 20 log lines per dead-letter reason per minute: enough to diagnose, not a log flood.
+_LOG_PER_WINDOW = 20
+_LOG_WINDOW_S = 60.0
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -66,6 +70,7 @@ class Pipeline:
         self.locate = locate
         self.metrics = metrics
         self.now = now
+        self._log_window: dict[str, tuple[float, int]] = {}
 
     def process(self, batch: Sequence[Inbound]) -> BatchResult:
         """Decode every message, then store readings, dead letters and statuses durably.
@@ -108,18 +113,36 @@ class Pipeline:
             self.metrics.dead_letter(dead.reason)
         return result
 
+    def _log_dead_letter(self, msg: Inbound, err: ProtocolError) -> None:
+        # A misbehaving fleet can send thousands of bad messages a second: log the first few of
+        # each reason per window (the dead-letter store and the counters keep every one).
+        now = time.monotonic()
+        start, logged = self._log_window.get(err.code, (now, 0))
+        if now - start > _LOG_WINDOW_S:
+            if logged > _LOG_PER_WINDOW:
+                log.warning(
+                    "%d more dead letters with reason %s were not logged",
+                    logged - _LOG_PER_WINDOW,
+                    err.code,
+                )
+            start, logged = now, 0
+        self._log_window[err.code] = (start, logged + 1)
+        if logged >= _LOG_PER_WINDOW:
+            return
+        log.warning(
+            "dead-lettered a message on %s (%s, %d bytes): %s; payload starts %r",
+            msg.topic[:200],
+            err.code,
+            len(msg.payload),
+            err,
+            msg.payload[:120],
+        )
+
     def _decode(self, msg: Inbound, readings: list[StoredReading], result: BatchResult) -> None:
         try:
             decoded = decode_message(msg.topic, msg.payload, now=self.now())
         except ProtocolError as err:
-            log.warning(
-                "dead-lettered a message on %s (%s, %d bytes): %s; payload starts %r",
-                msg.topic[:200],
-                err.code,
-                len(msg.payload),
-                err,
-                msg.payload[:120],
-            )
+            self._log_dead_letter(msg, err)
             result.dead.append(
                 DeadLetter(
                     received_at=msg.received_at,

@@ -42,6 +42,9 @@ def test_health_ready_and_metrics(client: TestClient) -> None:
     ):
         assert name in text
     assert client.app.state.scheduler.running  # type: ignore[attr-defined]
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/sites/{site_id}/rooms/{room_id}/occupancy" in paths
+    assert "/dead-letters" in paths
 
 
 def test_registry_loaded_from_yaml_and_edited(unique_id: str, settings: ServerSettings) -> None:

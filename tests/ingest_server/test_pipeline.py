@@ -94,3 +94,15 @@ def test_redelivered_duplicates_go_to_sinks_again_but_are_not_stored_again(
     assert [s.id for s in redelivery.stored] == ["r-3"]
     assert [s.id for s in redelivery.for_sinks] == ["r-1", "r-2", "r-3"]
     assert pipeline.store.count() == 3
+
+
+def test_a_flood_of_bad_messages_is_stored_in_full_but_logged_sparingly(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = [Inbound(f"{PREFIX}/s1/gw1/up/readings", b"nope", NOW) for _ in range(100)]
+    with caplog.at_level("WARNING", logger="ingest_server._pipeline"):
+        result = pipeline.process(bad)
+    assert len(result.dead) == 100
+    assert pipeline.records.dead_letter_reasons() == {"not_json": 100}
+    assert 1 <= len(caplog.records) <= 20
+    assert "not_json" in caplog.records[0].getMessage()
