@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from ingest_server._consumer import MqttConsumer
-from ingest_server._errors import ConfigError
+from ingest_server._errors import ConfigError, StoreError
 from ingest_server._metrics import Metrics
 from ingest_server._migrations import migrate
 from ingest_server._pipeline import Pipeline
@@ -35,7 +35,7 @@ def build_store(settings: ServerSettings) -> TimeSeriesStore:
             rollup_retention=timedelta(days=settings.rollup_retention_days),
         )
     assert settings.influx_url is not None  # checked by ServerSettings
-    return InfluxStore(
+    store = InfluxStore(
         settings.influx_url,
         settings.influx_database,
         spool_path=settings.influx_spool_path,
@@ -47,6 +47,13 @@ def build_store(settings: ServerSettings) -> TimeSeriesStore:
         timeout_s=settings.influx_timeout_s,
         seen_retention=timedelta(days=settings.retention_days),
     )
+    if settings.influx_create_database:
+        try:
+            store.create_database()
+        except StoreError as exc:
+            # Not fatal: readings spool meanwhile and the flusher keeps retrying.
+            log.warning("could not create InfluxDB database %s: %s", settings.influx_database, exc)
+    return store
 
 
 class IngestService:

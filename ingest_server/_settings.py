@@ -64,6 +64,9 @@ class ServerSettings(BaseSettings):
     influx_url: str | None = None
     influx_database: str = "linli"
     influx_retention_policy: str | None = None
+    influx_create_database: bool = Field(
+        default=False, description="Run CREATE DATABASE at start (InfluxDB 1.x)"
+    )
     influx_username: str | None = None
     influx_password: SecretStr | None = None
     influx_token: SecretStr | None = None

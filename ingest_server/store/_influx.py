@@ -74,6 +74,11 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _ident(name: str) -> str:
+    """An InfluxQL quoted identifier."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _ns(when: datetime) -> int:
     return to_us(when) * 1000
 
@@ -305,6 +310,17 @@ class InfluxStore:
         return 0
 
     # -- queries -------------------------------------------------------------------------
+
+    def create_database(self) -> None:
+        """``CREATE DATABASE`` (InfluxDB 1.x; 2.x and 3.x create buckets/databases otherwise)."""
+        try:
+            resp = self._http.post(
+                "/query", params={**self._params, "q": f"CREATE DATABASE {_ident(self.database)}"}
+            )
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
+        if resp.status_code != 200 or "error" in resp.text:
+            raise StoreError(f"CREATE DATABASE failed ({resp.status_code}): {resp.text[:300]}")
 
     def _query(self, q: str) -> list[dict[str, Any]]:
         try:

@@ -172,10 +172,13 @@ def test_influxdb_outage_under_load_loses_and_duplicates_nothing(
     run_service: Callable[..., IngestService],
     unique_id: str,
 ) -> None:
-    own_influxdb.create_database(unique_id)
     service = run_service(
         settings_for(
-            mosquitto, store="influxdb", influx_url=own_influxdb.url, influx_database=unique_id
+            mosquitto,
+            store="influxdb",
+            influx_url=own_influxdb.url,
+            influx_database=unique_id,
+            influx_create_database=True,
         )
     )
     store = service.store
