@@ -99,6 +99,7 @@ class MqttConsumer:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def start(self) -> None:
@@ -132,6 +133,7 @@ class MqttConsumer:
 
     @property
     def connected(self) -> bool:
+        """Connected and subscribed."""
         return self._connected.is_set()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -156,12 +158,26 @@ class MqttConsumer:
             return
         self._generation += 1
         client.subscribe([(f, 1) for f in self.filters])
-        self._connected.set()
         log.info(
-            "MQTT connected (session present: %s), subscribed to %s",
+            "MQTT connected (session present: %s), subscribing to %s",
             flags.session_present,
             ", ".join(self.filters),
         )
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _props: Properties | None,
+    ) -> None:
+        refused = [f for f, r in zip(self.filters, reasons, strict=False) if r.is_failure]
+        if refused:
+            # Typically a broker ACL: the server would silently receive nothing; stay not ready.
+            log.warning("the broker refused the subscriptions %s", ", ".join(refused))
+            return
+        self._connected.set()
 
     def _on_disconnect(
         self,

@@ -76,9 +76,7 @@ def run_service() -> Iterator[Callable[..., IngestService]]:
         service = IngestService(settings, clock or SystemClock())
         started.append(service)
         service.start()
-        assert service.consumer.wait_connected(10), "consumer did not connect"
-        # The SUBACK follows the CONNACK closely; give the broker a moment to register it.
-        time.sleep(0.2)
+        assert service.consumer.wait_connected(10), "consumer did not connect and subscribe"
         return service
 
     yield run
