@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ingest_server._app import create_app
 from ingest_server._errors import ConfigError
 from ingest_server._settings import ServerSettings
+from rules import RegistryError, parse_registry
 
 __all__ = ["serve"]
 
@@ -40,6 +41,15 @@ def serve(
     except ValidationError as exc:
         print(f"linli server: invalid settings:\n{exc}", file=sys.stderr)
         return 2
+    if settings.registry_path is not None:
+        # Refuse a broken registry before serving, with the file and field in the message.
+        try:
+            parse_registry(
+                settings.registry_path.read_text(encoding="utf-8"), str(settings.registry_path)
+            )
+        except (OSError, RegistryError) as exc:
+            print(f"linli server: registry: {exc}", file=sys.stderr)
+            return 2
     try:
         app = create_app(settings)
         uvicorn.run(

@@ -15,7 +15,7 @@ from ingest_server import ServerSettings
 from ingest_server._migrations import migrate
 from ingest_server._tables import SchemaMigrationRow
 from ingest_server.db import make_engine
-from linli_cli import build_parser
+from linli_cli import build_parser, main
 
 
 def make(**over: Any) -> ServerSettings:
@@ -66,3 +66,19 @@ def test_cli_has_the_server_command() -> None:
     args = build_parser().parse_args(["server", "--port", "9000", "--registry", "r.yaml"])
     assert (args.port, args.registry) == (9000, Path("r.yaml"))
     assert args.handler.__name__ == "_cmd_server"
+
+
+def test_server_refuses_a_broken_registry_before_serving(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "registry.yaml"
+    bad.write_text(
+        "sites:\n  - id: a\n    name: x\n"
+        "    rooms: [{id: r, name: y, function: casino, floor: 1}]\n"
+    )
+    assert main(["server", "--registry", str(bad), "--port", "0"]) == 2
+    assert "function" in capsys.readouterr().err
+    monkeypatch.setenv("LINLI_STORE", "influxdb")
+    assert main(["server"]) == 2
+    assert "LINLI_INFLUX_URL" in capsys.readouterr().err
