@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -60,6 +61,12 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     return run_edge(EdgeSettings(**overrides))
 
 
+def _cmd_server(args: argparse.Namespace) -> int:
+    from ingest_server import serve
+
+    return serve(host=args.host, port=args.port, registry=args.registry, log_level=args.log_level)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -85,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--config", required=True, metavar="FILE", help="gateway config (TOML)")
     edge.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     edge.set_defaults(handler=_cmd_edge)
+
+    server = commands.add_parser(
+        "server", help="the ingest server (MQTT consumer, stores, API); settings from LINLI_*"
+    )
+    server.add_argument("--host", help="HTTP bind address (LINLI_HTTP_HOST)")
+    server.add_argument("--port", type=int, help="HTTP port (LINLI_HTTP_PORT)")
+    server.add_argument(
+        "--registry", type=Path, help="facility registry YAML (LINLI_REGISTRY_PATH)"
+    )
+    server.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    server.set_defaults(handler=_cmd_server)
     return parser
 
 

@@ -1,0 +1,140 @@
+"""Frozen values that flow through the server: stored readings, statuses, query results."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from protocol import GatewayStatus, Reading
+
+__all__ = [
+    "FieldValue",
+    "OccupancyBucket",
+    "StoredReading",
+    "StoredStatus",
+    "fields_json",
+    "from_us",
+    "reading_fields",
+    "rebuild_reading",
+    "to_us",
+]
+
+FieldValue = str | int | float | bool
+
+_READING = TypeAdapter[Reading](Reading)
+_KEYS = frozenset({"id", "device", "ts", "kind"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(when: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime (exact, no float rounding)."""
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    """The aware UTC datetime ``us`` microseconds after the Unix epoch."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def reading_fields(reading: Reading) -> dict[str, FieldValue]:
+    """A reading's measured values: every set field but id, device, ts and kind; enums as text."""
+    out: dict[str, FieldValue] = {}
+    for name in type(reading).model_fields:
+        if name in _KEYS:
+            continue
+        value = getattr(reading, name)
+        if value is None:
+            continue
+        out[name] = value.value if isinstance(value, enum.Enum) else value
+    return out
+
+
+def rebuild_reading(
+    kind: str, reading_id: str, device: str, ts: datetime, fields: Mapping[str, Any]
+) -> Reading:
+    """The protocol reading back from its stored parts."""
+    data = {k: v for k, v in fields.items() if v is not None}
+    return _READING.validate_python(
+        {**data, "kind": kind, "id": reading_id, "device": device, "ts": ts}
+    )
+
+
+def fields_json(reading: Reading) -> str:
+    """:func:`reading_fields` as compact JSON, serialised by pydantic's core (fast path)."""
+    data: bytes = type(reading).__pydantic_serializer__.to_json(
+        reading, exclude=set(_KEYS), exclude_none=True
+    )
+    return data.decode()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """A reading as stored: the protocol reading plus where it came from.
+
+    ``site`` and ``gateway`` come from the MQTT topic; ``room`` from the facility registry at
+    ingest time (None when the device is unknown or not placed in a room); ``unknown_device`` is
+    True when the registry did not know the device.
+    """
+
+    reading: Reading
+    site: str
+    gateway: str
+    room: str | None
+    unknown_device: bool
+
+    @property
+    def id(self) -> str:
+        return self.reading.id
+
+    @property
+    def device(self) -> str:
+        return self.reading.device
+
+    @property
+    def kind(self) -> str:
+        return self.reading.kind
+
+    @property
+    def ts(self) -> datetime:
+        return self.reading.ts
+
+    def fields(self) -> dict[str, FieldValue]:
+        """The reading's measured values (see :func:`reading_fields`)."""
+        return reading_fields(self.reading)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStatus:
+    """A gateway status message as recorded, with the site from its topic."""
+
+    site: str
+    status: GatewayStatus
+    received_at: datetime
+
+    @property
+    def gateway(self) -> str:
+        return self.status.gateway
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyBucket:
+    """Occupancy of one room over ``[start, start + step)``.
+
+    ``max_count`` / ``mean_count`` over count-form readings (absolute people counts),
+    ``entries`` / ``exits`` summed over counter readings, ``samples`` = occupancy readings of any
+    form. A statistic is None when no reading of its form fell in the bucket. Buckets are aligned
+    to the Unix epoch (as InfluxQL's ``GROUP BY time()``); empty buckets are left out.
+    """
+
+    start: datetime
+    max_count: int | None
+    mean_count: float | None
+    entries: int | None
+    exits: int | None
+    samples: int

@@ -1,0 +1,105 @@
+"""Settings of the ingest server: one pydantic-settings class, ``LINLI_`` environment prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from protocol import is_valid_id
+
+__all__ = ["ServerSettings"]
+
+
+class ServerSettings(BaseSettings):
+    """Everything ``linli server`` needs; built in ``main()`` and passed to ``create_app``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LINLI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # MQTT broker
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"
+    mqtt_client_id: str = Field(
+        default="linli-server",
+        description="Fixed, so the broker keeps the session (and queued messages) across restarts",
+    )
+    mqtt_share_group: str | None = Field(
+        default=None, description="Join a shared subscription group so servers split the load"
+    )
+    # Long enough to ride out a restart or an upgrade; the broker keeps queuing meanwhile.
+    mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    # Short enough that a dead broker connection is noticed in well under a minute.
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    mqtt_site: str = Field(default="+", description="Subscribe to one site only, or '+' for all")
+
+    # Consumer
+    # Messages between the network thread and the writer; beyond this the network thread stops
+    # reading. Mosquitto sends at most max_inflight_messages (100) unacked QoS 1 messages anyway,
+    # so 1,000 never fills unless the broker is configured otherwise; far below paho's 65,535 ids.
+    queue_size: int = Field(default=1000, ge=1, le=20_000)
+    # Messages per write transaction: big enough to amortise the fsync, small enough that an
+    # ack is never held back long.
+    batch_max: int = Field(default=200, ge=1, le=10_000)
+
+    # Records (registry, dead letters, gateway status, later alerts and inspection records)
+    records_url: str = "sqlite:///linli-records.db"
+    registry_path: Path | None = None
+
+    # Time-series store
+    store: Literal["sqlite", "influxdb"] = "sqlite"
+    sqlite_path: Path = Path("linli-telemetry.db")
+    # Raw readings are kept 90 days (a quarter, for the quarterly report); hourly rollups 2 years.
+    retention_days: int = Field(default=90, ge=1)
+    rollup_retention_days: int = Field(default=730, ge=1)
+
+    influx_url: str | None = None
+    influx_database: str = "linli"
+    influx_retention_policy: str | None = None
+    influx_create_database: bool = Field(
+        default=False, description="Run CREATE DATABASE at start (InfluxDB 1.x)"
+    )
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = None
+    influx_spool_path: Path = Path("linli-influx-spool.db")
+    # InfluxDB ingests 5,000-point batches at 200k+ points/s here; larger gains nothing.
+    influx_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    influx_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    # HTTP API
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> Self:
+        if self.store == "influxdb" and not self.influx_url:
+            raise ValueError("store=influxdb needs LINLI_INFLUX_URL (e.g. http://127.0.0.1:8086)")
+        if self.influx_token is not None and self.influx_username is not None:
+            raise ValueError("set LINLI_INFLUX_TOKEN or LINLI_INFLUX_USERNAME, not both")
+        if (self.influx_username is None) != (self.influx_password is None):
+            raise ValueError("LINLI_INFLUX_USERNAME and LINLI_INFLUX_PASSWORD come together")
+        if (self.mqtt_username is None) != (self.mqtt_password is None) and self.mqtt_password:
+            raise ValueError("LINLI_MQTT_PASSWORD needs LINLI_MQTT_USERNAME")
+        if self.mqtt_password is not None and self.mqtt_password.get_secret_value() in {
+            "changeme",
+            "password",
+        }:
+            raise ValueError("LINLI_MQTT_PASSWORD is a default secret; set a real one")
+        if self.mqtt_share_group is not None and not is_valid_id(self.mqtt_share_group):
+            raise ValueError("LINLI_MQTT_SHARE_GROUP must be letters, digits, '_' or '-'")
+        if self.mqtt_site != "+" and not is_valid_id(self.mqtt_site):
+            raise ValueError("LINLI_MQTT_SITE must be '+' or a site id")
+        if not self.mqtt_client_id or not self.mqtt_client_id.isprintable():
+            raise ValueError("LINLI_MQTT_CLIENT_ID must be a non-empty printable string")
+        if self.rollup_retention_days < self.retention_days:
+            raise ValueError("LINLI_ROLLUP_RETENTION_DAYS must be at least LINLI_RETENTION_DAYS")
+        return self

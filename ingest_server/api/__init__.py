@@ -1,0 +1,27 @@
+"""HTTP API: one router module per resource."""
+
+from fastapi import APIRouter
+
+from ingest_server.api import (
+    dead_letters,
+    devices,
+    gateways,
+    health,
+    occupancy,
+    readings,
+    rooms,
+    sites,
+)
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    sites.router,
+    rooms.router,
+    gateways.router,
+    devices.router,
+    readings.router,
+    occupancy.router,
+    dead_letters.router,
+)
