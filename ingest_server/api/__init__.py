@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from ingest_server.api import (
+    compliance,
     dead_letters,
     devices,
     gateways,
@@ -11,6 +12,7 @@ from ingest_server.api import (
     readings,
     rooms,
     sites,
+    utilization,
 )
 
 __all__ = ["ROUTERS"]
@@ -24,4 +26,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     readings.router,
     occupancy.router,
     dead_letters.router,
+    compliance.router,
+    utilization.router,
 )
