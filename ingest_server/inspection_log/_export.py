@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from ingest_server.inspection_log._checklists import checklist_label
@@ -39,6 +39,10 @@ __all__ = [
     "json_chunks",
     "pdf_chunks",
 ]
+
+_T = TypeVar("_T")
+# Entries between progress callbacks: frequent enough for a smooth display, cheap.
+_PROGRESS_EVERY = 500
 
 Lang = Literal["zh", "en"]
 ExportFormat = Literal["csv", "json", "pdf"]
@@ -532,13 +536,32 @@ class Exporter:
     def count(self, query: Query) -> int:
         return self._log.count(query)
 
-    def chunks(self, query: Query, fmt: ExportFormat, lang: Lang = "zh") -> Iterator[bytes]:
-        """The export of ``query`` in ``fmt`` as byte chunks."""
+    def chunks(
+        self,
+        query: Query,
+        fmt: ExportFormat,
+        lang: Lang = "zh",
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> Iterator[bytes]:
+        """The export of ``query`` in ``fmt`` as byte chunks; ``progress`` gets the number of
+        entries written so far, every few hundred."""
         meta = self.meta(query)
+
+        def counted(items: Iterable[_T]) -> Iterator[_T]:
+            done = 0
+            for item in items:
+                yield item
+                done += 1
+                if progress is not None and done % _PROGRESS_EVERY == 0:
+                    progress(done)
+            if progress is not None:
+                progress(done)
+
         if fmt == "csv":
-            return csv_chunks(self._log.entries(query), meta, lang)
+            return csv_chunks(counted(self._log.entries(query)), meta, lang)
         if fmt == "json":
-            return json_chunks(self._log.span(query), meta, self._signer)
+            return json_chunks(counted(self._log.span(query)), meta, self._signer)
         if self._font is None:
             from ingest_server.inspection_log._pdfwriter import find_cjk_font, load_font
 
@@ -546,4 +569,4 @@ class Exporter:
         else:
             font = self._font()
         summary = self._log.counts_by_category(query)
-        return pdf_chunks(self._log.entries(query), meta, lang, font, summary)
+        return pdf_chunks(counted(self._log.entries(query)), meta, lang, font, summary)

@@ -324,10 +324,11 @@ class InspectionLog:
             clauses.append(_E.category.in_(sorted(query.categories)))
         return clauses
 
-    def entries(self, query: Query) -> Iterator[Entry]:
-        """Matching entries ordered by site then seq, streamed in batches (constant memory)."""
+    def entries(self, query: Query, *, after_seq: int = 0) -> Iterator[Entry]:
+        """Matching entries ordered by site then seq, streamed in batches (constant memory);
+        with a site, only those after ``after_seq``."""
         where = self._where(query)
-        last: tuple[str, int] = ("", 0)
+        last: tuple[str, int] = (query.site, after_seq) if query.site is not None else ("", 0)
         while True:
             with self._engine.connect() as conn:
                 rows = conn.execute(
