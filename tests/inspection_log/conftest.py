@@ -72,7 +72,11 @@ def fill(log: InspectionLog, clock: ManualClock, site: str, n: int, step_s: floa
                 site,
                 Category.ALARM_RAISED,
                 AlarmRaised(
-                    alert_id=f"a{i}", rule="smoke.alarm", severity="critical", room="r1", device="s1"
+                    alert_id=f"a{i}",
+                    rule="smoke.alarm",
+                    severity="critical",
+                    room="r1",
+                    device="s1",
                 ),
                 "rules",
             )

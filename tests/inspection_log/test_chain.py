@@ -4,6 +4,7 @@ concurrency, corrections and the retention purge."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sqlite3
 import threading
@@ -45,7 +46,7 @@ def test_entries_chain_per_site_with_gapless_seq(
     got = list(log.entries(Query(site=unique_id)))
     assert [e.seq for e in got] == [1, 2, 3, 4, 5]
     assert got[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(got, got[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(got))
     assert [e.seq for e in log.entries(Query(site=unique_id + "b"))] == [1, 2, 3]
     report = log.verify(unique_id)
     assert report.ok, report.summary()
