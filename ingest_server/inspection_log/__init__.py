@@ -32,6 +32,7 @@ from ingest_server.inspection_log._log import (
     DAYS_5_YEARS,
     Head,
     InspectionLog,
+    NewEntry,
     Query,
     RetentionPolicy,
 )
@@ -155,6 +156,7 @@ __all__ = [
     "ManualPayload",
     "ManualRecord",
     "MonthlyInputs",
+    "NewEntry",
     "Outcome",
     "Problem",
     "PurgePermitRow",

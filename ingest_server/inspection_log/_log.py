@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,7 +48,7 @@ from ingest_server.inspection_log._tables import (
 from ingest_server.inspection_log._verify import Anchor, Link, VerifyReport, verify_chain
 from protocol import Clock
 
-__all__ = ["DAYS_5_YEARS", "Head", "InspectionLog", "Query", "RetentionPolicy"]
+__all__ = ["DAYS_5_YEARS", "Head", "InspectionLog", "NewEntry", "Query", "RetentionPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,29 @@ def _validate_payload(category: Category, payload: BaseModel | Mapping[str, Any]
         raise InvalidRecord(path, first["msg"]) from exc
 
 
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append: what, with which payload, by whom, when (default: now)."""
+
+    category: Category | str
+    payload: BaseModel | Mapping[str, Any]
+    actor: str
+    occurred_at: datetime | None = None
+
+
+def _prepare(item: NewEntry) -> tuple[Category, dict[str, Any], str, datetime | None]:
+    try:
+        category = Category(item.category)
+    except ValueError as exc:
+        raise InvalidRecord("category", f"unknown category {item.category!r}") from exc
+    if not item.actor or len(item.actor) > 128:
+        raise InvalidRecord("actor", "an actor of 1 to 128 characters is required")
+    if item.occurred_at is not None and item.occurred_at.tzinfo is None:
+        raise InvalidRecord("occurred_at", "must be timezone-aware")
+    body = _validate_payload(category, item.payload).model_dump(mode="json")
+    return category, body, item.actor, item.occurred_at
+
+
 class InspectionLog:
     """Append-only, hash-chained inspection log per site on the records database."""
 
@@ -183,33 +206,27 @@ class InspectionLog:
         occurred_at: datetime | None = None,
     ) -> Entry:
         """Append an entry; ``occurred_at`` defaults to now. Returns the stored entry."""
-        try:
-            cat = Category(category)
-        except ValueError as exc:
-            raise InvalidRecord("category", f"unknown category {category!r}") from exc
+        return self.append_many(site, [NewEntry(category, payload, actor, occurred_at)])[0]
+
+    def append_many(self, site: str, items: Iterable[NewEntry]) -> list[Entry]:
+        """Append several entries to one site in one transaction (all or none), in order."""
         if not site or len(site) > 64:
             raise InvalidRecord("site", "a site id of 1 to 64 characters is required")
-        if not actor or len(actor) > 128:
-            raise InvalidRecord("actor", "an actor of 1 to 128 characters is required")
-        if occurred_at is not None and occurred_at.tzinfo is None:
-            raise InvalidRecord("occurred_at", "must be timezone-aware")
-        body = _validate_payload(cat, payload).model_dump(mode="json")
+        prepared = [_prepare(item) for item in items]
+        if not prepared:
+            return []
         with self._lock(site):
             for _attempt in range(_MAX_APPEND_ATTEMPTS):
                 try:
-                    return self._append_once(site, cat, body, actor, occurred_at)
+                    return self._append_batch(site, prepared)
                 except IntegrityError:
                     log.warning("inspection log: seq race on site %s, retrying", site)
             raise ChainConflict(f"could not append to {site} after {_MAX_APPEND_ATTEMPTS} tries")
 
-    def _append_once(
-        self,
-        site: str,
-        category: Category,
-        payload: dict[str, Any],
-        actor: str,
-        occurred_at: datetime | None,
-    ) -> Entry:
+    def _append_batch(
+        self, site: str, prepared: list[tuple[Category, dict[str, Any], str, datetime | None]]
+    ) -> list[Entry]:
+        stored: list[Entry] = []
         with self._engine.begin() as conn:
             head = conn.execute(
                 select(_E.seq, _E.hash).where(_E.site == site).order_by(_E.seq.desc()).limit(1)
@@ -221,24 +238,25 @@ class InspectionLog:
                 seq, prev = (anchor.seq + 1, anchor.hash) if anchor else (1, GENESIS_HASH)
             else:
                 seq, prev = head.seq + 1, head.hash
-            now = self._clock.now()
-            fields: dict[str, Any] = {
-                "site": site,
-                "seq": seq,
-                "recorded_at": format_ts(now),
-                "occurred_at": format_ts(occurred_at or now),
-                "category": category.value,
-                "actor": actor,
-                "payload": payload,
-                "prev_hash": prev,
-            }
-            digest = entry_hash(**fields)
-            conn.execute(
-                insert(ENTRIES).values(
-                    **{**fields, "payload": canonical_json(payload), "hash": digest}
-                )
-            )
-        return Entry(**fields, hash=digest)
+            recorded = format_ts(self._clock.now())
+            rows: list[dict[str, Any]] = []
+            for category, payload, actor, occurred_at in prepared:
+                fields: dict[str, Any] = {
+                    "site": site,
+                    "seq": seq,
+                    "recorded_at": recorded,
+                    "occurred_at": format_ts(occurred_at) if occurred_at else recorded,
+                    "category": category.value,
+                    "actor": actor,
+                    "payload": payload,
+                    "prev_hash": prev,
+                }
+                digest = entry_hash(**fields)
+                rows.append({**fields, "payload": canonical_json(payload), "hash": digest})
+                stored.append(Entry(**fields, hash=digest))
+                seq, prev = seq + 1, digest
+            conn.execute(insert(ENTRIES), rows)
+        return stored
 
     async def append_async(
         self,

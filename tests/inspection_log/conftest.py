@@ -18,6 +18,7 @@ from ingest_server.inspection_log import (
     DetectorSelfTest,
     HeadSigner,
     InspectionLog,
+    NewEntry,
     find_cjk_font,
     load_font,
 )
@@ -62,35 +63,36 @@ def font() -> CjkFont:
     return load_font(find_cjk_font())
 
 
+def sample(i: int, when: datetime) -> NewEntry:
+    """The ``i``-th of a cycle of automatic entries: alarm, acknowledgement, self-test."""
+    kind = i % 3
+    if kind == 0:
+        return NewEntry(
+            Category.ALARM_RAISED,
+            AlarmRaised(
+                alert_id=f"a{i}", rule="smoke.alarm", severity="critical", room="r1", device="s1"
+            ),
+            "rules",
+            when,
+        )
+    if kind == 1:
+        return NewEntry(
+            Category.ALARM_ACKNOWLEDGED,
+            AlarmAcknowledged(alert_id=f"a{i - 1}", by="值班员王芳", response_seconds=42.5),
+            "王芳",
+            when,
+        )
+    return NewEntry(
+        Category.DETECTOR_SELF_TEST,
+        DetectorSelfTest(device="smoke-1", room="r1", result="pass"),
+        "gateway",
+        when,
+    )
+
+
 def fill(log: InspectionLog, clock: ManualClock, site: str, n: int, step_s: float = 60) -> None:
-    """``n`` automatic entries a minute apart, cycling through a few categories."""
+    """``n`` automatic entries ``step_s`` apart, appended one by one."""
     for i in range(n):
         clock.advance(step_s)
-        kind = i % 3
-        if kind == 0:
-            log.append(
-                site,
-                Category.ALARM_RAISED,
-                AlarmRaised(
-                    alert_id=f"a{i}",
-                    rule="smoke.alarm",
-                    severity="critical",
-                    room="r1",
-                    device="s1",
-                ),
-                "rules",
-            )
-        elif kind == 1:
-            log.append(
-                site,
-                Category.ALARM_ACKNOWLEDGED,
-                AlarmAcknowledged(alert_id=f"a{i - 1}", by="值班员王芳", response_seconds=42.5),
-                "王芳",
-            )
-        else:
-            log.append(
-                site,
-                Category.DETECTOR_SELF_TEST,
-                DetectorSelfTest(device="smoke-1", room="r1", result="pass"),
-                "gateway",
-            )
+        item = sample(i, clock.now())
+        log.append(site, item.category, item.payload, item.actor)
