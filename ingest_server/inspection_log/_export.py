@@ -155,10 +155,13 @@ def _value(value: Any, lang: Lang) -> str:
     return str(value)
 
 
+_MANUAL_CATEGORIES = frozenset(c.value for c in Category if c.manual)
+
+
 def describe(entry: Entry, lang: Lang) -> str:
     """A one-paragraph human description of an entry."""
     payload = entry.payload
-    if entry.category in {c.value for c in Category if c.manual}:
+    if entry.category in _MANUAL_CATEGORIES:
         category = Category(entry.category)
         items = "；".join(
             f"{checklist_label(category, item, lang)}: {_value(outcome, lang)}"

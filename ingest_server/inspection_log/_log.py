@@ -346,22 +346,23 @@ class InspectionLog:
         """Matching entries ordered by site then seq, streamed in batches (constant memory);
         with a site, only those after ``after_seq``."""
         where = self._where(query)
-        last: tuple[str, int] = (query.site, after_seq) if query.site is not None else ("", 0)
-        while True:
-            with self._engine.connect() as conn:
-                rows = conn.execute(
-                    select(ENTRIES)
-                    .where(
-                        *where, (_E.site > last[0]) | ((_E.site == last[0]) & (_E.seq > last[1]))
-                    )
-                    .order_by(_E.site, _E.seq)
-                    .limit(_STREAM_BATCH)
-                ).all()
-            for row in rows:
-                yield _row_entry(row)
-            if len(rows) < _STREAM_BATCH:
-                return
-            last = (rows[-1].site, rows[-1].seq)
+        sites = [query.site] if query.site is not None else self.sites()
+        for site in sites:
+            cursor = after_seq if query.site is not None else 0
+            while True:
+                # Keyset pagination on the (site, seq) unique index: each batch is an index seek.
+                with self._engine.connect() as conn:
+                    rows = conn.execute(
+                        select(ENTRIES)
+                        .where(*where, _E.site == site, _E.seq > cursor)
+                        .order_by(_E.seq)
+                        .limit(_STREAM_BATCH)
+                    ).all()
+                for row in rows:
+                    yield _row_entry(row)
+                if len(rows) < _STREAM_BATCH:
+                    break
+                cursor = rows[-1].seq
 
     def span(self, query: Query) -> Iterator[Entry | Link]:
         """The contiguous chain segment per site covering the matching entries: matching ones as

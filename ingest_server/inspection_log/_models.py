@@ -77,7 +77,9 @@ def format_ts(when: datetime) -> str:
 
 def parse_ts(text: str) -> datetime:
     """Inverse of :func:`format_ts`."""
-    return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
+    if len(text) != 27 or not text.endswith("Z"):
+        raise ValueError(f"not a canonical timestamp: {text!r}")
+    return datetime.fromisoformat(text)
 
 
 def _to_utc(when: datetime) -> datetime:

@@ -69,29 +69,32 @@ class CjkFont:
             raise FontMissing(f"{path} is not a usable TrueType font: {exc}") from exc
         self._widths: dict[str, float] = {}
 
+    def _units(self, text: str) -> list[float]:
+        widths = self._widths
+        missing = [ch for ch in text if ch not in widths]
+        for ch in missing:
+            widths[ch] = float(self.tt.stringWidth(ch, 1000))
+        return [widths[ch] for ch in text]
+
     def width(self, text: str, size: float) -> float:
-        total = 0.0
-        for ch in text:
-            w = self._widths.get(ch)
-            if w is None:
-                w = self._widths[ch] = float(self.tt.stringWidth(ch, 1000))
-            total += w
-        return total * size / 1000.0
+        """Advance width of ``text`` at ``size`` points (cached per character)."""
+        return sum(self._units(text)) * size / 1000.0
 
     def wrap(self, text: str, size: float, width: float, max_lines: int) -> list[str]:
         """Greedy wrap by character (CJK has no spaces); the last line ends with … if cut."""
+        limit = width * 1000.0 / size
+        if "\n" not in text and sum(self._units(text)) <= limit:
+            return [text]
         lines: list[str] = []
         for paragraph in text.splitlines() or [""]:
-            line = ""
-            line_w = 0.0
-            for ch in paragraph:
-                w = self.width(ch, size)
-                if line and line_w + w > width:
-                    lines.append(line)
-                    line, line_w = "", 0.0
-                line += ch
-                line_w += w
-            lines.append(line)
+            start = 0
+            used = 0.0
+            for i, w in enumerate(self._units(paragraph)):
+                if i > start and used + w > limit:
+                    lines.append(paragraph[start:i])
+                    start, used = i, 0.0
+                used += w
+            lines.append(paragraph[start:])
         if len(lines) > max_lines:
             lines = lines[:max_lines]
             lines[-1] = lines[-1][:-1] + "…"
