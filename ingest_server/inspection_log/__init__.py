@@ -2,13 +2,12 @@
 a centre's safety (alarms, self-tests, silent devices, drills, patrols, checks, tests,
 maintenance), with verification, signed heads, CSV / JSON / PDF exports and periodic reports.
 
-Errors (see ``_errors``): InspectionLogError ⟶ InvalidRecord, AppendOnlyViolation, ChainConflict,
-SignatureError, ExportError ⟶ FontMissing, BadExportFile.
+Errors (see ``_errors``): InspectionLogError ⟶ InvalidRecord, ChainConflict, SignatureError,
+ExportError ⟶ FontMissing, BadExportFile.
 """
 
 from ingest_server.inspection_log._checklists import CHECKLISTS, checklist_label
 from ingest_server.inspection_log._errors import (
-    AppendOnlyViolation,
     BadExportFile,
     ChainConflict,
     ExportError,
@@ -116,7 +115,6 @@ __all__ = [
     "AlarmResolved",
     "Anchor",
     "AnchorRow",
-    "AppendOnlyViolation",
     "BadExportFile",
     "Category",
     "ChainConflict",

@@ -4,7 +4,6 @@
 
     InspectionLogError
     ├── InvalidRecord          a record refused at the boundary; ``.field`` names the culprit
-    ├── AppendOnlyViolation    an attempt to change or remove a stored entry
     ├── ChainConflict          concurrent appends kept colliding on the same seq
     ├── SignatureError         a signed head that is malformed, forged or signed by another key
     ├── ExportError            an export that cannot be produced
@@ -15,7 +14,6 @@
 from __future__ import annotations
 
 __all__ = [
-    "AppendOnlyViolation",
     "BadExportFile",
     "ChainConflict",
     "ExportError",
@@ -37,10 +35,6 @@ class InvalidRecord(InspectionLogError, ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-
-class AppendOnlyViolation(InspectionLogError):
-    """Stored entries are never updated or deleted (retention purge aside)."""
 
 
 class ChainConflict(InspectionLogError):

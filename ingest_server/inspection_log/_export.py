@@ -353,6 +353,7 @@ _PDF_TEXT = {
         "range": "时间范围",
         "generated": "生成时间",
         "entries": "记录条数",
+        "tz": "时区",
         "summary": "分类汇总",
         "category": "类别",
         "count": "条数",
@@ -369,6 +370,7 @@ _PDF_TEXT = {
         "range": "Range",
         "generated": "Generated",
         "entries": "Entries",
+        "tz": "Time zone",
         "summary": "Summary by category",
         "category": "Category",
         "count": "Count",
@@ -425,6 +427,7 @@ def pdf_chunks(
         (t["range"], meta.range_text(lang)),
         (t["generated"], exported),
         (t["entries"], str(total)),
+        (t["tz"], str(meta.tz)),
     ):
         cover.text(margin, y, f"{label}：{value}" if lang == "zh" else f"{label}: {value}", 12)
         y -= 20

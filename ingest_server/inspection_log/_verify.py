@@ -293,8 +293,8 @@ def read_export(stream: IO[str]) -> Iterator[Entry | Link]:
             return
         stream.seek(0)
         document = json.load(stream)
-    except json.JSONDecodeError as exc:
-        raise BadExportFile(f"not JSON: {exc}") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadExportFile(f"not JSON: {type(exc).__name__}: {exc}") from exc
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise BadExportFile(f"not a {EXPORT_FORMAT} export")
     for obj in document.get("entries", []):

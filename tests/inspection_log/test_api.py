@@ -175,3 +175,27 @@ async def test_reports_on_demand_are_kept_and_served(
     assert got.content.startswith(b"%PDF-")
     escape = await client.get(f"/api/inspection/{unique_id}/reports/..%2F..%2Fsecret.pdf")
     assert escape.status_code == 404
+
+
+async def test_signing_needs_a_configured_key(
+    engine: Engine, clock: ManualClock, tmp_path: Path, unique_id: str
+) -> None:
+    settings = InspectionSettings(reports_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    app = FastAPI()
+    app.include_router(router)
+    app.state.inspection = InspectionService.build(settings, engine, clock)
+    app.state.inspection.log.create_tables()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as c:
+        response = await c.get(f"/api/inspection/{unique_id}/head")
+    assert response.status_code == 503
+    assert "LINLI_INSPECTION_SIGNING_KEY" in response.text
+
+
+def test_settings_refuse_weak_signing_keys() -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        InspectionSettings(signing_key=SecretStr("change-me"), _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        InspectionSettings(signing_key=SecretStr("short"), _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="1827"):
+        InspectionSettings(test_retention_days=400, _env_file=None)  # type: ignore[call-arg]

@@ -22,6 +22,7 @@ from ingest_server.inspection_log import (
     DetectorSelfTest,
     InspectionLog,
     InvalidRecord,
+    NewEntry,
     Problem,
     Query,
     RetentionPolicy,
@@ -296,3 +297,17 @@ def test_retention_keeps_five_years_of_tests_and_purges_only_a_prefix(
     report = log.verify(unique_id)
     assert report.ok, report.summary()
     assert log.purge_expired(unique_id) == 0
+
+
+def test_append_many_is_all_or_nothing(
+    log: InspectionLog, clock: ManualClock, unique_id: str
+) -> None:
+    good = NewEntry(Category.DETECTOR_SELF_TEST, DetectorSelfTest(device="d1", result="pass"), "gw")
+    bad = NewEntry(Category.DETECTOR_SELF_TEST, {"device": "d1", "result": "smoke"}, "gw")
+    with pytest.raises(InvalidRecord) as info:
+        log.append_many(unique_id, [good, bad])
+    assert info.value.field == "payload.result"
+    assert log.head(unique_id) is None
+    stored = log.append_many(unique_id, [good, good])
+    assert [e.seq for e in stored] == [1, 2]
+    assert stored[1].prev_hash == stored[0].hash
