@@ -31,6 +31,7 @@ def _cmd_verify_log(args: argparse.Namespace) -> int:
         file=Path(args.file) if args.file else None,
         head=Path(args.head) if args.head else None,
         emit_head=Path(args.emit_head) if args.emit_head else None,
+        public_key=Path(args.public_key) if args.public_key else None,
     )
 
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--site", help="site id (with --db)")
     verify.add_argument("--head", help="an earlier signed head the chain must extend")
     verify.add_argument("--emit-head", help="write the signed head here after verifying (--db)")
+    verify.add_argument("--public-key", help="Ed25519 public key (PEM) to check --head with")
     verify.set_defaults(handler=_cmd_verify_log)
 
     export = commands.add_parser("export", help="export an inspection log as CSV, JSON or PDF")

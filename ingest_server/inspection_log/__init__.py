@@ -85,9 +85,11 @@ from ingest_server.inspection_log._reports import (
 from ingest_server.inspection_log._service import InspectionService
 from ingest_server.inspection_log._settings import InspectionSettings
 from ingest_server.inspection_log._signing import (
+    Ed25519Signer,
     ExtendsResult,
     HeadSigner,
     SignedHead,
+    Signer,
     check_extends,
 )
 from ingest_server.inspection_log._tables import AnchorRow, EntryRow, PurgePermitRow, create_tables
@@ -127,6 +129,7 @@ __all__ = [
     "DeviceSilent",
     "Drill",
     "DrillRecord",
+    "Ed25519Signer",
     "Entry",
     "EntryRow",
     "ExportError",
@@ -166,6 +169,7 @@ __all__ = [
     "SegmentInfo",
     "SignatureError",
     "SignedHead",
+    "Signer",
     "TestModeAlarm",
     "VerifyReport",
     "canonical_bytes",

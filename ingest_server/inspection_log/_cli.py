@@ -8,13 +8,15 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Literal
 
+from pydantic import ValidationError
+
 from ingest_server.db import make_engine
-from ingest_server.inspection_log._errors import InspectionLogError
+from ingest_server.inspection_log._errors import InspectionLogError, SignatureError
 from ingest_server.inspection_log._log import Query
 from ingest_server.inspection_log._models import Category
 from ingest_server.inspection_log._service import InspectionService
 from ingest_server.inspection_log._settings import InspectionSettings
-from ingest_server.inspection_log._signing import SignedHead, check_extends
+from ingest_server.inspection_log._signing import Ed25519Signer, SignedHead, check_extends
 from ingest_server.inspection_log._verify import read_export, verify_export_file
 from protocol import SystemClock
 
@@ -41,6 +43,7 @@ def run_verify_log(
     file: Path | None,
     head: Path | None,
     emit_head: Path | None,
+    public_key: Path | None = None,
     out: IO[str] = sys.stdout,
 ) -> int:
     """Verify a site's chain in a database, or a JSON export offline. 0 = good, 1 = bad."""
@@ -55,18 +58,34 @@ def run_verify_log(
         service = _service(db or "", settings, {})
         report = service.log.verify(site)
         if report.ok and emit_head is not None:
-            signed = service.log.sign_head(site)
+            try:
+                signed = service.log.sign_head(site)
+            except SignatureError as exc:
+                out.write(f"linli verify-log: {exc}\n")
+                return 2
             emit_head.write_text(signed.model_dump_json(indent=2) + "\n", encoding="utf-8")
             out.write(f"signed head written to {emit_head}\n")
     out.write(report.summary() + "\n")
     if not report.ok:
         return 1
     if head is not None:
-        signer = settings.signer()
-        if signer is None:
-            out.write("cannot check --head: set LINLI_INSPECTION_SIGNING_KEY\n")
+        try:
+            earlier = SignedHead.model_validate_json(head.read_text(encoding="utf-8"))
+            # The public key itself is the identity; the head's key id is only its label.
+            signer = (
+                Ed25519Signer.from_public_pem(public_key.read_bytes(), earlier.key_id)
+                if public_key is not None
+                else settings.signer()
+            )
+        except (ValidationError, SignatureError, OSError) as exc:
+            out.write(f"linli verify-log: cannot check --head: {exc}\n")
             return 2
-        earlier = SignedHead.model_validate_json(head.read_text(encoding="utf-8"))
+        if signer is None:
+            out.write(
+                "cannot check --head: give --public-key (Ed25519) or set "
+                "LINLI_INSPECTION_SIGNING_KEY (HMAC)\n"
+            )
+            return 2
         if file is not None:
             with file.open(encoding="utf-8") as stream:
                 result = check_extends(read_export(stream), earlier, signer)

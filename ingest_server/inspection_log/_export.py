@@ -25,7 +25,7 @@ from ingest_server.inspection_log._checklists import checklist_label
 from ingest_server.inspection_log._log import InspectionLog, Query
 from ingest_server.inspection_log._models import Category, Entry, format_ts, parse_ts
 from ingest_server.inspection_log._pdfwriter import CjkFont, StreamingPdf
-from ingest_server.inspection_log._signing import HeadSigner
+from ingest_server.inspection_log._signing import Signer
 from ingest_server.inspection_log._verify import EXPORT_FORMAT, Link
 
 __all__ = [
@@ -297,7 +297,7 @@ def csv_chunks(entries: Iterable[Entry], meta: ExportMeta, lang: Lang) -> Iterat
 def json_chunks(
     items: Iterable[Entry | Link],
     meta: ExportMeta,
-    signer: HeadSigner | None = None,
+    signer: Signer | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> Iterator[bytes]:
     """JSON with the chain: a header line, one entry (or link) per line, then heads."""
@@ -338,7 +338,7 @@ def json_chunks(
         "count": count,
         "heads": [{"site": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()],
     }
-    if signer is not None and exported_at is not None:
+    if signer is not None and signer.can_sign and exported_at is not None:
         trailer["signed_heads"] = [
             signer.sign(s, seq, h, exported_at).model_dump() for s, (seq, h) in heads.items()
         ]
@@ -523,7 +523,7 @@ class Exporter:
         site_names: Mapping[str, str] | None = None,
         tz: tzinfo | None = None,
         font: Callable[[], CjkFont] | None = None,
-        signer: HeadSigner | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self._log = log
         self._site_names = dict(site_names or {})

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ingest_server.inspection_log._errors import ChainConflict, InvalidRecord
+from ingest_server.inspection_log._errors import ChainConflict, InvalidRecord, SignatureError
 from ingest_server.inspection_log._manual import ManualRecord, parse_manual_record
 from ingest_server.inspection_log._models import (
     GENESIS_HASH,
@@ -36,7 +36,7 @@ from ingest_server.inspection_log._models import (
     entry_hash,
     format_ts,
 )
-from ingest_server.inspection_log._signing import HeadSigner, SignedHead
+from ingest_server.inspection_log._signing import SignedHead, Signer
 from ingest_server.inspection_log._tables import (
     ANCHORS,
     ENTRIES,
@@ -174,7 +174,7 @@ class InspectionLog:
         clock: Clock,
         *,
         retention: RetentionPolicy | None = None,
-        signer: HeadSigner | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -425,8 +425,8 @@ class InspectionLog:
 
     def sign_head(self, site: str) -> SignedHead:
         """The site's head, signed with the configured key."""
-        if self.signer is None:
-            raise InvalidRecord("signing_key", "no signing key configured")
+        if self.signer is None or not self.signer.can_sign:
+            raise SignatureError("no signing key configured: set LINLI_INSPECTION_SIGNING_KEY")
         head = self.head(site)
         seq, digest = (head.seq, head.hash) if head else (0, GENESIS_HASH)
         return self.signer.sign(site, seq, digest, self._clock.now())

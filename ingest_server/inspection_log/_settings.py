@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest_server.inspection_log._log import DAYS_5_YEARS, RetentionPolicy
-from ingest_server.inspection_log._signing import MIN_KEY_BYTES, HeadSigner
+from ingest_server.inspection_log._signing import MIN_KEY_BYTES, Ed25519Signer, HeadSigner, Signer
 
 __all__ = ["InspectionSettings"]
 
@@ -33,6 +33,12 @@ class InspectionSettings(BaseSettings):
         description="HMAC-SHA256 key for signed heads, at least 32 bytes; unset = no signing",
     )
     signing_key_id: str = Field(default="k1", min_length=1, max_length=64)
+    ed25519_private_key: Path | None = Field(
+        default=None, description="PEM Ed25519 private key: signs heads (instead of HMAC)"
+    )
+    ed25519_public_key: Path | None = Field(
+        default=None, description="PEM Ed25519 public key: checks heads (verify-only hosts)"
+    )
     reports_dir: Path = Field(default=Path("var/reports"))
     cjk_font: Path | None = Field(default=None, description="TrueType CJK font for PDFs")
     timezone: str = "Asia/Shanghai"
@@ -61,8 +67,19 @@ class InspectionSettings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    def signer(self) -> HeadSigner | None:
-        """The head signer, or ``None`` when no key is configured."""
+    @field_validator("ed25519_private_key", "ed25519_public_key")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
+    def signer(self) -> Signer | None:
+        """The head signer (Ed25519 when a key file is set, else HMAC), or ``None``."""
+        if self.ed25519_private_key is not None or self.ed25519_public_key is not None:
+            return Ed25519Signer.from_files(
+                self.ed25519_private_key, self.ed25519_public_key, self.signing_key_id
+            )
         if self.signing_key is None:
             return None
         return HeadSigner(self.signing_key.get_secret_value().encode(), self.signing_key_id)

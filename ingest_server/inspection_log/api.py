@@ -22,6 +22,7 @@ from ingest_server.inspection_log._errors import (
     FontMissing,
     InspectionLogError,
     InvalidRecord,
+    SignatureError,
 )
 from ingest_server.inspection_log._log import Query as LogQuery
 from ingest_server.inspection_log._models import Category
@@ -151,9 +152,10 @@ def verify(site: str, request: Request) -> dict[str, Any]:
 def signed_head(site: str, request: Request) -> dict[str, Any]:
     """The site's head (seq, hash), signed with the configured key."""
     service = _service(request)
-    if service.log.signer is None:
-        raise HTTPException(503, "no signing key: set LINLI_INSPECTION_SIGNING_KEY")
-    return service.log.sign_head(site).model_dump()
+    try:
+        return service.log.sign_head(site).model_dump()
+    except SignatureError as exc:
+        raise HTTPException(503, str(exc)) from exc
 
 
 @router.post("/verify-export")

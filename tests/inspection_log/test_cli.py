@@ -133,3 +133,85 @@ def test_export_shows_progress_for_long_ranges(
     assert "6,000 / 6,000 entries (100%)" in done.stderr
     assert "3,000 / 6,000" in done.stderr or "3,500 / 6,000" in done.stderr
     assert out.read_bytes().count(b"\r\n") == 6001
+
+
+def test_an_inspector_checks_an_ed25519_head_with_only_the_public_key(
+    engine: Engine, db_path: Path, tmp_path: Path, unique_id: str
+) -> None:
+    from tests.inspection_log.test_export import _ed25519_keys
+
+    private, public = _ed25519_keys(tmp_path)
+    _populate(engine, unique_id, 10)
+    url = f"sqlite:///{db_path}"
+    operator_env = {**os.environ, "LINLI_INSPECTION_ED25519_PRIVATE_KEY": str(private)}
+    head = tmp_path / "head.json"
+    signed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "linli_cli",
+            "verify-log",
+            "--db",
+            url,
+            "--site",
+            unique_id,
+            "--emit-head",
+            str(head),
+        ],
+        capture_output=True,
+        text=True,
+        env=operator_env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert json.loads(head.read_text())["alg"] == "Ed25519"
+    _populate(engine, unique_id, 5)
+    later = tmp_path / "later.json"
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "linli_cli",
+            "export",
+            "--db",
+            url,
+            "--site",
+            unique_id,
+            "--format",
+            "json",
+            "--out",
+            str(later),
+        ],
+        capture_output=True,
+        text=True,
+        env=operator_env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert exported.returncode == 0, exported.stderr
+    inspector_env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "linli_cli",
+            "verify-log",
+            "--file",
+            str(later),
+            "--head",
+            str(head),
+            "--public-key",
+            str(public),
+        ],
+        capture_output=True,
+        text=True,
+        env=inspector_env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "EXTENDS" in checked.stdout

@@ -13,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ingest_server.db import make_engine
 from ingest_server.inspection_log import (
     CjkFont,
+    Ed25519Signer,
     Entry,
     Exporter,
     HeadSigner,
@@ -294,3 +297,46 @@ def test_exports_stream_in_several_chunks(busy_log: InspectionLog, font: CjkFont
     assert len(sizes) > 2
     assert max(sizes) < sum(sizes) / 2
     assert busy_log.verify("busy").ok
+
+
+def _ed25519_keys(tmp_path: Path) -> tuple[Path, Path]:
+    key = Ed25519PrivateKey.generate()
+    private = tmp_path / "head-key.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = tmp_path / "head-key.pub.pem"
+    public.write_bytes(Ed25519Signer.from_private_pem(private.read_bytes()).public_pem())
+    return private, public
+
+
+def test_ed25519_heads_are_checked_with_the_public_key_alone(
+    log: InspectionLog, clock: ManualClock, font: CjkFont, tmp_path: Path, unique_id: str
+) -> None:
+    private, public = _ed25519_keys(tmp_path)
+    operator = Ed25519Signer.from_private_pem(private.read_bytes(), "centre-2026")
+    inspector = Ed25519Signer.from_public_pem(public.read_bytes(), "centre-2026")
+    assert not inspector.can_sign
+    fill(log, clock, unique_id, 4)
+    exporter = _exporter(log, font, unique_id, operator)
+    first = _write(tmp_path, "first.json", exporter.chunks(Query(site=unique_id), "json"))
+    earlier = SignedHead.model_validate(json.loads(first.read_text())["signed_heads"][0])
+    assert earlier.alg == "Ed25519"
+    fill(log, clock, unique_id, 2)
+    later = _write(tmp_path, "later.json", exporter.chunks(Query(site=unique_id), "json"))
+    assert check_extends(_items(later), earlier, inspector).ok
+    forged = earlier.model_copy(update={"seq": 3})
+    assert "forged" in check_extends(_items(later), forged, inspector).reason
+    hmac_head = HeadSigner(b"k" * 32, "centre-2026").sign(unique_id, 4, earlier.hash, clock.now())
+    assert "HMAC-SHA256" in check_extends(_items(later), hmac_head, inspector).reason
+    # A verify-only key exports without signed heads rather than failing.
+    unsigned = _write(
+        tmp_path,
+        "unsigned.json",
+        _exporter(log, font, unique_id, inspector).chunks(Query(site=unique_id), "json"),
+    )
+    assert "signed_heads" not in json.loads(unsigned.read_text())
