@@ -510,7 +510,7 @@ def pdf_chunks(
     if canvas is not None:
         footer(canvas)
         yield pdf.page(canvas)
-    yield pdf.finish(format_ts(meta.exported_at) if meta.exported_at else "")
+    yield from pdf.finish(meta.exported_at)
 
 
 class Exporter:

@@ -226,6 +226,8 @@ def test_pdf_embeds_the_cjk_font_and_shows_the_site_and_entries(
     assert all(" yes yes yes " in row for row in font_rows)  # embedded, subset, ToUnicode
     pages = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True)
     assert "Pages:" in pages.stdout
+    assert "Creation" in pages.stdout
+    assert pages.stderr == ""  # poppler reports a broken xref or object here
 
 
 def test_empty_ranges_give_valid_empty_files(
