@@ -11,6 +11,7 @@ embedded and text extracts through ToUnicode maps.
 from __future__ import annotations
 
 import functools
+import threading
 import zlib
 from array import array
 from collections.abc import Iterator
@@ -73,6 +74,9 @@ class CjkFont:
         except Exception as exc:  # reportlab raises TTFError and plain errors alike
             raise FontMissing(f"{path} is not a usable TrueType font: {exc}") from exc
         self._widths: dict[str, float] = {}
+        # reportlab's subsetter moves a read position shared by every user of the parsed font;
+        # subsetting (at the end of each PDF) is done under this lock.
+        self.lock = threading.Lock()
 
     def _units(self, text: str) -> list[float]:
         widths = self._widths
@@ -205,7 +209,8 @@ class StreamingPdf:
         for n, subset in enumerate(subsets):
             base = (SUBSETN(n) + b"+" + face.name + face.subfontNameX).decode("latin-1")
             file_num, desc_num, cmap_num, font_num = (self._alloc() for _ in range(4))
-            program = face.makeSubset(subset)
+            with self.font.lock:
+                program = face.makeSubset(subset)
             out += self._stream(file_num, program, f"/Length1 {len(program)} ")
             flags = (face.flags & ~32) | 4
             bbox = " ".join(f"{v:.0f}" for v in face.bbox)

@@ -512,7 +512,7 @@ class _Doc:
         return table
 
 
-def _write_pdf(path: Path, story: list[Any], title: str) -> None:
+def _write_pdf(path: Path, story: list[Any], title: str, font: CjkFont) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".pdf")
     os.close(fd)
@@ -520,7 +520,8 @@ def _write_pdf(path: Path, story: list[Any], title: str) -> None:
         doc = SimpleDocTemplate(
             tmp, pagesize=A4, title=title, leftMargin=18 * mm, rightMargin=18 * mm
         )
-        doc.build(story)
+        with font.lock:
+            doc.build(story)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -604,7 +605,7 @@ def render_monthly(
         )
     else:
         story.append(Paragraph(t["all_devices_ok"], d.body))
-    _write_pdf(path, story, f"{t['monthly']} {inputs.site_name}")
+    _write_pdf(path, story, f"{t['monthly']} {inputs.site_name}", font)
 
 
 def render_quarterly(
@@ -650,7 +651,7 @@ def render_quarterly(
         )
     else:
         story.append(Paragraph(t["none"], d.body))
-    _write_pdf(path, story, f"{t['quarterly']} {inputs.site_name}")
+    _write_pdf(path, story, f"{t['quarterly']} {inputs.site_name}", font)
 
 
 # -- periods ----------------------------------------------------------------------------------

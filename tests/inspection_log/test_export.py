@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -342,3 +343,29 @@ def test_ed25519_heads_are_checked_with_the_public_key_alone(
         _exporter(log, font, unique_id, inspector).chunks(Query(site=unique_id), "json"),
     )
     assert "signed_heads" not in json.loads(unsigned.read_text())
+
+
+def test_concurrent_pdf_exports_share_the_font_safely(
+    log: InspectionLog, clock: ManualClock, font: CjkFont, tmp_path: Path, unique_id: str
+) -> None:
+    fill(log, clock, unique_id, 80)
+    _patrol(log, clock, unique_id, "消防通道堆放杂物")
+    exporter = _exporter(log, font, unique_id, None)
+    outputs: dict[str, bytes] = {}
+
+    def export(lang: str) -> None:
+        outputs[lang] = b"".join(exporter.chunks(Query(site=unique_id), "pdf", lang))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=export, args=(lang,)) for lang in ("zh", "en")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for lang, data in outputs.items():
+        path = tmp_path / f"{lang}.pdf"
+        path.write_bytes(data)
+        info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+        assert info.stderr == ""
+        assert SITE_NAME in _pdftotext(path, "-layout")
+        assert "消防通道堆放杂物" in "".join(_pdftotext(path).split())
+    assert set(outputs) == {"zh", "en"}
