@@ -2,8 +2,10 @@
 memory stays flat as the entry count grows.
 
 Each (format, size) runs twice in fresh child processes so that peaks do not mix: once for the
-export time and the process's peak RSS, once under tracemalloc for the Python heap peak during
-the export (measured after the CJK font is parsed; tracemalloc slows the run, so it is not timed).
+export time and the resident memory (RSS sampled every 2,000 entries; the figure is its highest
+value during the export minus the value just before it, after the CJK font is parsed), once under
+tracemalloc for the Python heap peak during the export (tracemalloc slows the run, so that run
+is not timed).
 
     .venv/bin/python bench/inspection_export.py [--sizes 10000,30000,100000]
 """
@@ -75,21 +77,45 @@ def populate(db: Path, sizes: list[int]) -> None:
     engine.dispose()
 
 
+def _rss() -> int:
+    """Resident set size now, in bytes."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize()
+
+
 def child(db: Path, fmt: str, n: int, heap: bool) -> None:
     engine = make_engine(f"sqlite:///{db}")
     log = InspectionLog(engine, ManualClock(START + timedelta(days=366)))
     font = load_font(find_cjk_font())
     exporter = Exporter(log, site_names={f"site{n}": "阳光社区嵌入式服务中心"}, font=lambda: font)
+    rss_before = rss_high = _rss()
+
+    def sample(done: int) -> None:
+        nonlocal rss_high
+        if done % 2000 == 0:
+            rss_high = max(rss_high, _rss())
+
     if heap:
         tracemalloc.start()
     t0 = time.perf_counter()
     written = 0
-    for chunk in exporter.chunks(Query(site=f"site{n}"), fmt, "zh"):  # type: ignore[arg-type]
+    chunks = exporter.chunks(Query(site=f"site{n}"), fmt, "zh", progress=sample)  # type: ignore[arg-type]
+    for chunk in chunks:
         written += len(chunk)
+    rss_high = max(rss_high, _rss())
     elapsed = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] if heap else 0
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"s": elapsed, "bytes": written, "heap": peak, "rss_kib": rss_kib}))
+    print(
+        json.dumps(
+            {
+                "s": elapsed,
+                "bytes": written,
+                "heap": peak,
+                "rss_before": rss_before,
+                "rss_growth": rss_high - rss_before,
+            }
+        )
+    )
 
 
 def _run(db: Path, fmt: str, n: int, mode: str) -> dict[str, float]:
@@ -122,7 +148,7 @@ def main() -> None:
         print(f"populated {total:,} entries in {time.perf_counter() - t0:.1f} s (append_many)")
         print(
             f"{'format':<6} {'entries':>8} {'time s':>8} {'entries/s':>10} {'output MB':>10}"
-            f" {'heap peak MB':>13} {'RSS peak MB':>12}"
+            f" {'heap peak MB':>13} {'RSS MB':>7} {'RSS growth MB':>14}"
         )
         for fmt in formats:
             for n in sizes:
@@ -130,7 +156,8 @@ def main() -> None:
                 heap = _run(db, fmt, n, "heap")["heap"]
                 print(
                     f"{fmt:<6} {n:>8,} {r['s']:>8.1f} {n / r['s']:>10,.0f}"
-                    f" {r['bytes'] / 1e6:>10.1f} {heap / 1e6:>13.2f} {r['rss_kib'] / 1024:>12.1f}"
+                    f" {r['bytes'] / 1e6:>10.1f} {heap / 1e6:>13.2f}"
+                    f" {r['rss_before'] / 1e6:>7.1f} {r['rss_growth'] / 1e6:>14.2f}"
                 )
     print(
         f"reproduce: .venv/bin/python bench/inspection_export.py --sizes {args.sizes}"
