@@ -17,7 +17,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -250,15 +250,24 @@ class ExportMeta:
     def site_name(self, site: str) -> str:
         return self.site_names.get(site, site)
 
+    def _bound(self, when: datetime | None, *, end: bool, fmt: str) -> str | None:
+        """A bound as the user gave it: a local day (an end day inclusive) or a local time."""
+        if when is None:
+            return None
+        local = when.astimezone(self.tz)
+        if local.time() == datetime.min.time():
+            return (local.date() - timedelta(days=1 if end else 0)).strftime(fmt)
+        return local.strftime(fmt + ("T%H%M" if "-" not in fmt else " %H:%M"))
+
     def range_text(self, lang: Lang) -> str:
-        start = self.query.start.astimezone(self.tz).date().isoformat() if self.query.start else "…"
-        end = self.query.end.astimezone(self.tz).date().isoformat() if self.query.end else "…"
-        return f"{start} — {end}" + ("（不含结束日）" if lang == "zh" else " (end exclusive)")
+        start = self._bound(self.query.start, end=False, fmt="%Y-%m-%d") or "…"
+        end = self._bound(self.query.end, end=True, fmt="%Y-%m-%d") or "…"
+        return f"{start} — {end}"
 
     def file_name(self, fmt: ExportFormat) -> str:
         site = self.query.site or "all-sites"
-        start = self.query.start.strftime("%Y%m%d") if self.query.start else "start"
-        end = self.query.end.strftime("%Y%m%d") if self.query.end else "now"
+        start = self._bound(self.query.start, end=False, fmt="%Y%m%d") or "start"
+        end = self._bound(self.query.end, end=True, fmt="%Y%m%d") or "now"
         return f"inspection-log_{site}_{start}-{end}.{fmt}"
 
 

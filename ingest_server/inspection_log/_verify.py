@@ -121,6 +121,8 @@ class VerifyReport:
                 for site, s in self.sites.items()
             )
             return f"OK: {self.checked} entries verified ({heads or 'empty'})"
+        if self.bad_seq is None:
+            return f"BAD: {self.problem}: {self.reason}"
         return (
             f"BAD: entry seq {self.bad_seq} of site {self.bad_site} "
             f"(position {self.bad_position}): {self.problem}: {self.reason}"

@@ -127,7 +127,9 @@ def test_a_deeply_nested_export_is_reported_not_raised(tmp_path: Path) -> None:
     header = '{"format":"linli-inspection-log","version":1,"entries":['
     deep = tmp_path / "deep.json"
     deep.write_text(header + "\n" + "[" * 100_000 + "\n]}", encoding="utf-8")
-    assert verify_export_file(deep).problem == Problem.MALFORMED
+    report = verify_export_file(deep)
+    assert report.problem == Problem.MALFORMED
+    assert report.summary().startswith("BAD: malformed: not JSON")
     other = tmp_path / "other.json"
     other.write_text('{"format": "something else"}', encoding="utf-8")
     assert verify_export_file(other).problem == Problem.MALFORMED
