@@ -9,7 +9,8 @@ Canonical form of an entry (what ``hash`` is the SHA-256 of)::
 
 Timestamps (also inside payloads) are UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always six fractional
 digits); ``seq`` is an integer; ``payload`` is the payload model dumped in JSON mode with ``None``
-fields kept; floats are rounded to milliseconds before they are stored. ``prev_hash`` of a site's
+fields kept; floats are rounded to milliseconds before they are stored, and a number with no
+fraction is written without one (``45``, not ``45.0``). ``prev_hash`` of a site's
 first entry is 64 zeros. Hashes are lowercase hex.
 """
 
@@ -365,10 +366,22 @@ class Entry(BaseModel):
         return parse_ts(self.recorded_at)
 
 
+def _integral(value: JsonValue) -> JsonValue:
+    # 45.0 is written 45, as JavaScript and most JSON libraries write it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_integral(v) for v in value]
+    return value
+
+
 def canonical_json(value: JsonValue) -> str:
-    """Sorted keys, no whitespace, raw UTF-8, no NaN: the one text form of a JSON value."""
+    """Sorted keys, no whitespace, raw UTF-8, no NaN, integral numbers without a fraction: the
+    one text form of a JSON value."""
     return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        _integral(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
 
 

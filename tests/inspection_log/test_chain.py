@@ -311,3 +311,21 @@ def test_append_many_is_all_or_nothing(
     stored = log.append_many(unique_id, [good, good])
     assert [e.seq for e in stored] == [1, 2]
     assert stored[1].prev_hash == stored[0].hash
+
+
+def test_numbers_are_canonical_across_languages(log: InspectionLog, unique_id: str) -> None:
+    entry = log.append(
+        unique_id,
+        Category.ALARM_ACKNOWLEDGED,
+        {"alert_id": "a1", "by": "王芳", "response_seconds": 45.0},
+        "王芳",
+    )
+    assert b'"response_seconds":45}' in entry.canonical()
+    precise = log.append(
+        unique_id,
+        Category.ALARM_ACKNOWLEDGED,
+        {"alert_id": "a2", "by": "王芳", "response_seconds": 12.34567},
+        "王芳",
+    )
+    assert b'"response_seconds":12.346}' in precise.canonical()
+    assert log.verify(unique_id).ok
