@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import subprocess
@@ -369,3 +370,34 @@ def test_concurrent_pdf_exports_share_the_font_safely(
         assert SITE_NAME in _pdftotext(path, "-layout")
         assert "消防通道堆放杂物" in "".join(_pdftotext(path).split())
     assert set(outputs) == {"zh", "en"}
+
+
+def _independent_verify(path: Path) -> int:
+    """What an inspector can run with the standard library alone, from the documentation."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    previous: dict[str, dict[str, object]] = {}
+    for entry in document["entries"]:
+        last = previous.get(entry["site"])
+        if last is not None:
+            assert entry["seq"] == last["seq"] + 1  # type: ignore[operator]
+            assert entry["prev_hash"] == last["hash"]
+        if not entry.get("link"):
+            body = {k: v for k, v in entry.items() if k != "hash"}
+            text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            assert hashlib.sha256(text.encode("utf-8")).hexdigest() == entry["hash"]
+        previous[entry["site"]] = entry
+    return len(document["entries"])
+
+
+def test_the_documented_canonical_form_verifies_an_export_without_linli(
+    log: InspectionLog, clock: ManualClock, font: CjkFont, tmp_path: Path, unique_id: str
+) -> None:
+    fill(log, clock, unique_id, 9)
+    _patrol(log, clock, unique_id, "通道畅通")
+    log.correct(unique_id, 3, "记录有误", "李主任", {"by": "值班员张伟", "response_seconds": 30.0})
+    path = _write(
+        tmp_path,
+        "x.json",
+        _exporter(log, font, unique_id, None).chunks(Query(site=unique_id), "json"),
+    )
+    assert _independent_verify(path) == 11
