@@ -434,6 +434,7 @@ def _response_chart(times: Sequence[float | None], lang: Lang, font: str) -> Dra
     chart.categoryAxis.labels.fontName = font
     chart.valueAxis.labels.fontName = font
     chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueStep = max(1, -(-max(counts) // 5))  # whole alarms, about 5 ticks
     chart.bars[0].fillColor = colors.HexColor("#d9534f")
     drawing.add(chart)
     return drawing
