@@ -67,6 +67,44 @@ def _cmd_server(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, registry=args.registry, log_level=args.log_level)
 
 
+def _cmd_verify_log(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ingest_server.inspection_log import InspectionSettings
+    from ingest_server.inspection_log._cli import run_verify_log
+
+    return run_verify_log(
+        settings=InspectionSettings(),
+        db=args.db,
+        site=args.site,
+        file=Path(args.file) if args.file else None,
+        head=Path(args.head) if args.head else None,
+        emit_head=Path(args.emit_head) if args.emit_head else None,
+        public_key=Path(args.public_key) if args.public_key else None,
+    )
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ingest_server.inspection_log import InspectionSettings
+    from ingest_server.inspection_log._cli import run_export
+
+    names = dict(pair.split("=", 1) for pair in args.site_name)
+    return run_export(
+        settings=InspectionSettings(),
+        db=args.db,
+        site=None if args.all_sites else args.site,
+        start=args.start,
+        end=args.end,
+        categories=args.category,
+        fmt=args.format,
+        lang=args.lang,
+        out_path=Path(args.out),
+        site_names=names,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -105,6 +143,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     server.set_defaults(handler=_cmd_server)
+
+    verify = commands.add_parser(
+        "verify-log",
+        help="verify an inspection log's hash chain (database or JSON export)",
+        description="Exit status 0 when the chain verifies, 1 naming the first bad entry.",
+    )
+    source = verify.add_mutually_exclusive_group(required=True)
+    source.add_argument("--db", help="records database URL, e.g. sqlite:///var/linli.db")
+    source.add_argument("--file", help="a JSON export to verify offline")
+    verify.add_argument("--site", help="site id (with --db)")
+    verify.add_argument("--head", help="an earlier signed head the chain must extend")
+    verify.add_argument("--emit-head", help="write the signed head here after verifying (--db)")
+    verify.add_argument("--public-key", help="Ed25519 public key (PEM) to check --head with")
+    verify.set_defaults(handler=_cmd_verify_log)
+
+    export = commands.add_parser("export", help="export an inspection log as CSV, JSON or PDF")
+    export.add_argument("--db", required=True, help="records database URL")
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--site", help="site id")
+    which.add_argument("--all-sites", action="store_true", help="every site")
+    export.add_argument("--from", dest="start", help="YYYY-MM-DD (local) or ISO datetime")
+    export.add_argument("--to", dest="end", help="YYYY-MM-DD inclusive, or ISO datetime")
+    export.add_argument("--category", action="append", default=[], help="repeatable filter")
+    export.add_argument("--format", choices=("csv", "json", "pdf"), default="csv")
+    export.add_argument("--lang", choices=("zh", "en"), default="zh")
+    export.add_argument("--site-name", action="append", default=[], metavar="ID=NAME")
+    export.add_argument("--out", required=True, help="output file")
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 
