@@ -16,6 +16,9 @@ from ingest_server._service import IngestService
 from ingest_server._settings import ServerSettings
 from ingest_server._sinks import ReadingSink, SinkRegistry
 from ingest_server.api import ROUTERS
+from ingest_server.inspection_log import InspectionService, InspectionSettings
+from ingest_server.inspection_log._completion import InspectionSink
+from ingest_server.inspection_log.api import router as inspection_router
 from protocol import Clock, SystemClock
 
 __all__ = ["create_app"]
@@ -28,6 +31,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     sinks: Sequence[ReadingSink] = (),
+    inspection: InspectionSettings | None = None,
 ) -> FastAPI:
     """The server app. ``app.state.sinks`` accepts more sinks until (and after) start-up.
 
@@ -37,6 +41,10 @@ def create_app(
     BackgroundScheduler, started).
     """
     the_clock: Clock = clock or SystemClock()
+    # Without explicit inspection settings, periodic reports go beside the telemetry database.
+    inspection_settings = inspection or InspectionSettings(
+        reports_dir=settings.sqlite_path.parent / "reports"
+    )
     registry = SinkRegistry()
     for sink in sinks:
         registry.add(sink)
@@ -55,8 +63,21 @@ def create_app(
             coalesce=True,
             max_instances=1,
         )
+        snapshot = service.registry.snapshot()
+        inspection_service = InspectionService.build(
+            inspection_settings,
+            service.engine,
+            the_clock,
+            site_names={s.id: s.name for s in snapshot.sites},
+            sites=lambda: [s.id for s in service.registry.snapshot().sites],
+        )
+        await anyio.to_thread.run_sync(inspection_service.log.create_tables)
+        inspection_service.schedule(scheduler)
+        inspection_sink = InspectionSink(inspection_service.log)
+        registry.add(inspection_sink)
         scheduler.start()
         state = app.state
+        state.inspection = inspection_service
         state.service = service
         state.registry = service.registry
         state.records = service.records
@@ -68,6 +89,7 @@ def create_app(
         try:
             yield
         finally:
+            registry.remove(inspection_sink)
             scheduler.shutdown(wait=True)
             await anyio.to_thread.run_sync(service.stop)
 
@@ -96,4 +118,5 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(inspection_router)
     return app

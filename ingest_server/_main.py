@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ingest_server._app import create_app
 from ingest_server._errors import ConfigError
 from ingest_server._settings import ServerSettings
+from ingest_server.inspection_log import InspectionSettings
 from rules import RegistryError, parse_registry
 
 __all__ = ["serve"]
@@ -38,6 +39,7 @@ def serve(
         overrides["registry_path"] = registry
     try:
         settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+        inspection = InspectionSettings()
     except ValidationError as exc:
         print(f"linli server: invalid settings:\n{exc}", file=sys.stderr)
         return 2
@@ -51,7 +53,7 @@ def serve(
             print(f"linli server: registry: {exc}", file=sys.stderr)
             return 2
     try:
-        app = create_app(settings)
+        app = create_app(settings, inspection=inspection)
         uvicorn.run(
             app, host=settings.http_host, port=settings.http_port, log_level=log_level.lower()
         )

@@ -8,6 +8,7 @@ from ingest_server.api import (
     devices,
     gateways,
     health,
+    inspections,
     occupancy,
     readings,
     rooms,
@@ -28,4 +29,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     dead_letters.router,
     compliance.router,
     utilization.router,
+    inspections.router,
 )

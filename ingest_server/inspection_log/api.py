@@ -32,7 +32,7 @@ from ingest_server.inspection_log._verify import read_export, verify_chain
 
 __all__ = ["MEDIA_TYPES", "router"]
 
-router = APIRouter(prefix="/api/inspection", tags=["inspection"])
+router = APIRouter(prefix="/inspection-log", tags=["inspection"])
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -235,7 +235,7 @@ def make_report(
         raise HTTPException(503, str(exc)) from exc
     except InspectionLogError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return {"name": path.name, "url": f"/api/inspection/{site}/reports/{path.name}"}
+    return {"name": path.name, "url": f"/inspection-log/{site}/reports/{path.name}"}
 
 
 @router.get("/{site}/reports")

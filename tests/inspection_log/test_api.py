@@ -63,7 +63,7 @@ def _patrol(clock: ManualClock, **changes: object) -> dict[str, object]:
 async def test_manual_records_are_created_or_refused_with_the_field(
     client: httpx.AsyncClient, clock: ManualClock, unique_id: str
 ) -> None:
-    created = await client.post(f"/api/inspection/{unique_id}/records", json=_patrol(clock))
+    created = await client.post(f"/inspection-log/{unique_id}/records", json=_patrol(clock))
     assert created.status_code == 201, created.text
     assert created.json()["seq"] == 1
     assert created.json()["actor"] == "李明"
@@ -74,11 +74,11 @@ async def test_manual_records_are_created_or_refused_with_the_field(
         (_patrol(clock, checklist={"moon_phase": "pass"}), "checklist.moon_phase"),
         ({k: v for k, v in _patrol(clock).items() if k != "inspector"}, "inspector"),
     ):
-        refused = await client.post(f"/api/inspection/{unique_id}/records", json=body)
+        refused = await client.post(f"/inspection-log/{unique_id}/records", json=body)
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["field"] == field
 
-    page = (await client.get(f"/api/inspection/{unique_id}/entries")).json()
+    page = (await client.get(f"/inspection-log/{unique_id}/entries")).json()
     assert [e["seq"] for e in page["entries"]] == [1]
 
 
@@ -87,37 +87,37 @@ async def test_corrections_verification_and_signed_head(
 ) -> None:
     fill(service.log, clock, unique_id, 3)
     fixed = await client.post(
-        f"/api/inspection/{unique_id}/corrections",
+        f"/inspection-log/{unique_id}/corrections",
         json={"corrects_seq": 2, "reason": "响应人记录有误", "actor": "李主任"},
     )
     assert fixed.status_code == 201, fixed.text
     assert fixed.json()["payload"]["corrects_seq"] == 2
     missing = await client.post(
-        f"/api/inspection/{unique_id}/corrections", json={"corrects_seq": 2}
+        f"/inspection-log/{unique_id}/corrections", json={"corrects_seq": 2}
     )
     assert missing.json()["detail"][0]["field"] == "reason"
 
-    report = (await client.get(f"/api/inspection/{unique_id}/verify")).json()
+    report = (await client.get(f"/inspection-log/{unique_id}/verify")).json()
     assert report["ok"] is True
     assert report["sites"][unique_id]["last_seq"] == 4
 
-    head = (await client.get(f"/api/inspection/{unique_id}/head")).json()
+    head = (await client.get(f"/inspection-log/{unique_id}/head")).json()
     assert head["seq"] == 4
     assert head["alg"] == "HMAC-SHA256"
 
     export = await client.get(
-        "/api/inspection/export", params={"site": unique_id, "format": "json"}
+        "/inspection-log/export", params={"site": unique_id, "format": "json"}
     )
     verdict = (
         await client.post(
-            "/api/inspection/extends", json={"head": head, "export": json.loads(export.content)}
+            "/inspection-log/extends", json={"head": head, "export": json.loads(export.content)}
         )
     ).json()
     assert verdict["extends"] is True, verdict
     head["seq"] = 3
     verdict = (
         await client.post(
-            "/api/inspection/extends", json={"head": head, "export": json.loads(export.content)}
+            "/inspection-log/extends", json={"head": head, "export": json.loads(export.content)}
         )
     ).json()
     assert verdict["extends"] is False
@@ -129,7 +129,7 @@ async def test_exports_stream_with_type_and_file_name(
     fill(service.log, clock, unique_id, 5)
     day = clock.now().astimezone(service.settings.zone()).date().isoformat()
     params = {"site": unique_id, "from": day, "to": day, "format": "csv", "lang": "zh"}
-    response = await client.get("/api/inspection/export", params=params)
+    response = await client.get("/inspection-log/export", params=params)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     disposition = response.headers["content-disposition"]
@@ -141,21 +141,21 @@ async def test_exports_stream_with_type_and_file_name(
     assert len(rows) == 6
 
     filtered = await client.get(
-        "/api/inspection/export",
+        "/inspection-log/export",
         params={**params, "category": ["alarm_raised"], "format": "json"},
     )
     assert filtered.headers["content-type"] == "application/json"
     document = json.loads(filtered.content)
     assert [e["seq"] for e in document["entries"] if not e.get("link")] == [1, 4]
-    checked = (await client.post("/api/inspection/verify-export", content=filtered.content)).json()
+    checked = (await client.post("/inspection-log/verify-export", content=filtered.content)).json()
     assert checked["ok"] is True
 
-    pdf = await client.get("/api/inspection/export", params={**params, "format": "pdf"})
+    pdf = await client.get("/inspection-log/export", params={**params, "format": "pdf"})
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-")
     assert pdf.content.rstrip().endswith(b"%%EOF")
 
-    bad = await client.get("/api/inspection/export", params={**params, "category": ["nope"]})
+    bad = await client.get("/inspection-log/export", params={**params, "category": ["nope"]})
     assert bad.status_code == 422
 
 
@@ -164,16 +164,16 @@ async def test_reports_on_demand_are_kept_and_served(
 ) -> None:
     fill(service.log, clock, unique_id, 6)
     made = await client.post(
-        f"/api/inspection/{unique_id}/reports/monthly", params={"day": "2026-01-10"}
+        f"/inspection-log/{unique_id}/reports/monthly", params={"day": "2026-01-10"}
     )
     assert made.status_code == 200, made.text
     assert made.json()["name"] == "monthly-2026-01.zh.pdf"
-    listing = (await client.get(f"/api/inspection/{unique_id}/reports")).json()
+    listing = (await client.get(f"/inspection-log/{unique_id}/reports")).json()
     assert listing["reports"] == ["monthly-2026-01.zh.pdf"]
     got = await client.get(made.json()["url"])
     assert got.headers["content-type"] == "application/pdf"
     assert got.content.startswith(b"%PDF-")
-    escape = await client.get(f"/api/inspection/{unique_id}/reports/..%2F..%2Fsecret.pdf")
+    escape = await client.get(f"/inspection-log/{unique_id}/reports/..%2F..%2Fsecret.pdf")
     assert escape.status_code == 404
 
 
@@ -187,7 +187,7 @@ async def test_signing_needs_a_configured_key(
     app.state.inspection.log.create_tables()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://linli.test") as c:
-        response = await c.get(f"/api/inspection/{unique_id}/head")
+        response = await c.get(f"/inspection-log/{unique_id}/head")
     assert response.status_code == 503
     assert "LINLI_INSPECTION_SIGNING_KEY" in response.text
 
