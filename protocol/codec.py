@@ -74,6 +74,8 @@ _CHANNEL_MODEL: dict[Channel, type[BaseModel]] = {
     Channel.CMD: Command,
 }
 
+_WIRE = {"wire": True}
+
 _RANGE_ERRORS = frozenset(
     {
         "greater_than",
@@ -132,6 +134,10 @@ def _classify(exc: ValidationError, model: type[BaseModel]) -> ProtocolError:
                 f"expected a JSON object, got {type(err['input']).__name__}", where="payload"
             )
     for err in errors:
+        if not err["loc"] and err["type"] == "value_error" and "version missing" in err["msg"]:
+            return UnsupportedVersion(
+                f"protocol version missing; this server speaks v={PROTOCOL_VERSION}", where="v"
+            )
         if err["loc"][:1] == ("v",):
             given = err["input"] if err["type"] != "missing" else "nothing"
             return UnsupportedVersion(
@@ -205,7 +211,7 @@ def decode(
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(len(payload), MAX_PAYLOAD_BYTES)
     try:
-        message = model.model_validate_json(payload)
+        message = model.model_validate_json(payload, context=_WIRE)
     except ValidationError as exc:
         raise _classify(exc, model) from None
     except (ValueError, TypeError, RecursionError) as exc:  # pragma: no cover - defensive

@@ -9,9 +9,16 @@ announces itself with a retained :class:`GatewayStatus`.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from protocol._ids import Id
 
@@ -169,10 +176,23 @@ def is_alarm_class(reading: Reading) -> bool:
     return False
 
 
-class _Envelope(BaseModel):
+class _Versioned(BaseModel):
+    """A top-level message. Built in code, ``v`` defaults to the current version; decoded from the
+    wire (``context={"wire": True}``), a message without ``v`` is refused."""
+
     model_config = _FROZEN
 
-    v: Literal[1] = Field(default=1, description="Protocol version")
+    v: Literal[1] = Field(default=1, description="Protocol version (required on the wire)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_on_the_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get("wire") and isinstance(data, dict) and "v" not in data:
+            raise ValueError("version missing")
+        return data
+
+
+class _Envelope(_Versioned):
     gateway: Id
     sent_at: AwareDatetime
 
@@ -201,12 +221,9 @@ class GatewayState(enum.StrEnum):
     OFFLINE = "offline"
 
 
-class GatewayStatus(BaseModel):
+class GatewayStatus(_Versioned):
     """Retained gateway status: a birth/heartbeat message, or the Last Will."""
 
-    model_config = _FROZEN
-
-    v: Literal[1] = 1
     gateway: Id
     state: GatewayState
     ts: AwareDatetime | None = Field(
@@ -224,12 +241,9 @@ class CommandName(enum.StrEnum):
     SILENCE_SOUNDER = "silence_sounder"  # silence the local sounder; never the alarm record
 
 
-class Command(BaseModel):
+class Command(_Versioned):
     """A command to a gateway, on ``down/cmd``."""
 
-    model_config = _FROZEN
-
-    v: Literal[1] = 1
     id: Id
     cmd: CommandName
     device: Id | None = None

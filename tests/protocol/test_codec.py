@@ -142,6 +142,16 @@ def test_wrong_version() -> None:
     assert info.value.code == "unsupported_version"
 
 
+def test_missing_version_is_refused_on_the_wire_but_defaults_in_code() -> None:
+    payload = batch()
+    del payload["v"]
+    with pytest.raises(UnsupportedVersion, match="version missing"):
+        decode(dumps(payload), ReadingBatch, now=NOW)
+    with pytest.raises(UnsupportedVersion):
+        decode(b'{"gateway":"gw01","state":"offline"}', GatewayStatus, now=NOW)
+    assert GatewayStatus(gateway="gw01", state=GatewayState.OFFLINE).v == 1
+
+
 def test_unknown_kind() -> None:
     with pytest.raises(UnknownKind, match=r"readings\[1\]\.kind.*'co2'"):
         decode(dumps(batch([smoke(), {**door(), "kind": "co2"}])), ReadingBatch, now=NOW)
