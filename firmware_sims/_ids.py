@@ -33,7 +33,7 @@ class ReadingIds:
     same second apart. A stepped clock with a fixed start gives the very same ids every run.
     """
 
-    __slots__ = ("_prefix", "_seq")
+    __slots__ = ("_last_s", "_last_text", "_prefix", "_seq")
 
     def __init__(self, device: str) -> None:
         if len(device) > _PREFIX_MAX:
@@ -41,7 +41,12 @@ class ReadingIds:
             device = f"{device[: _PREFIX_MAX - 13]}-{digest}"
         self._prefix = device
         self._seq = 0
+        self._last_s = -1
+        self._last_text = ""
 
     def next(self, ts: datetime) -> str:
         self._seq += 1
-        return f"{self._prefix}-{_b36(max(0, int(ts.timestamp())))}-{_b36(self._seq)}"
+        seconds = max(0, int(ts.timestamp()))
+        if seconds != self._last_s:
+            self._last_s, self._last_text = seconds, _b36(seconds)
+        return f"{self._prefix}-{self._last_text}-{_b36(self._seq)}"

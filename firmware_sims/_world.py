@@ -39,8 +39,8 @@ _REENTRY_S = 10 * 60.0
 # helped out by staff, so they are slower than adults; 60 people/min/metre is the free flow of
 # adults through a door (SFPE), reduced to what one door and a mixed crowd achieve.
 _EVAC_RATE_PPM: dict[Function | None, float] = {
-    Function.ELDERLY_CARE: 15.0,
-    Function.INFANT_CARE: 12.0,
+    Function.ELDERLY_CARE: 20.0,
+    Function.INFANT_CARE: 15.0,
     Function.AFTER_SCHOOL: 30.0,
 }
 _EVAC_RATE_DEFAULT_PPM = 40.0
@@ -148,7 +148,9 @@ class RoomSim:
             if now < self.crowd_until:
                 return self.crowd_target
             self.crowd_target = self.crowd_until = None
-        target = expected_occupancy(self.site.site, self.room, now)
+        if not self.site.is_open(now):
+            return 0.0
+        target = expected_occupancy(self.site.site, self.room, now, check_hours=False)
         if target <= 0:
             return 0.0
         local_day = now.astimezone(self.site.tz).date()
@@ -209,13 +211,17 @@ class SiteSim:
         self.evacuations: list[EvacuationRecord] = []
         self._room_done: dict[str, float] = {}
         self._recorded = False
+        self._open_at: datetime | None = None
+        self._open = False
 
     @property
     def alarm_active(self) -> bool:
         return bool(self.detectors_in_alarm)
 
     def is_open(self, now: datetime) -> bool:
-        return is_open(self.site, now)
+        if now != self._open_at:
+            self._open_at, self._open = now, is_open(self.site, now)
+        return self._open
 
     def local(self, now: datetime) -> datetime:
         return now.astimezone(self.tz)

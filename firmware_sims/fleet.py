@@ -19,7 +19,7 @@ from firmware_sims._errors import FleetError
 from firmware_sims._world import EvacuationRecord, GatewaySim, RoomSim, SiteSim
 from firmware_sims.devices import SimDevice, make_device
 from firmware_sims.events import Event, GatewayRef, Heartbeat, Online, Publish
-from protocol import DoorRole, Reading
+from protocol import DoorRole, Reading, is_valid_id
 from rules import (
     Device,
     DeviceKind,
@@ -268,17 +268,19 @@ def _door(device_id: str, room: str, role: DoorRole) -> Device:
 
 
 def generate_registry(
-    sites: int, *, rooms_per_site: int = 8, devices_per_gateway: int = 50
+    sites: int, *, rooms_per_site: int = 8, devices_per_gateway: int = 50, prefix: str = "gen"
 ) -> Registry:
     """A registry of ``sites`` look-alike centres, for load: each room has one or two smoke
     detectors, an entrance counter and (every other room) a fire door; each site has a fire door
     on a hold-open, an entrance and an emergency exit. About 5 devices per room."""
     if sites < 1 or rooms_per_site < 1 or devices_per_gateway < 1:
         raise FleetError("a generated fleet needs at least one site, room and device per gateway")
+    if not is_valid_id(f"{prefix}-00000-{_TEMPLATES[0].suffix}00-smk0") or len(prefix) > 30:
+        raise FleetError(f"prefix {prefix!r} would not make valid ids (letters, digits, '-', '_')")
     hours = (OpeningHours(days=frozenset(range(7)), open=time(7, 0), close=time(21, 30)),)
     out: list[Site] = []
     for i in range(sites):
-        sid = f"gen-{i:05d}"
+        sid = f"{prefix}-{i:05d}"
         rooms: list[Room] = []
         devices: list[Device] = []
         for j in range(rooms_per_site):

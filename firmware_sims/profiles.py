@@ -273,10 +273,12 @@ def expected_fraction(function: Function | None, local: datetime) -> float:
     return profile.fraction(local) if profile is not None else 0.0
 
 
-def expected_occupancy(site: Site, room: Room, when: datetime) -> float:
+def expected_occupancy(
+    site: Site, room: Room, when: datetime, *, check_hours: bool = True
+) -> float:
     """Expected people in ``room`` at ``when``: the profile in the site's timezone × capacity,
     zero while the site is closed."""
-    if not is_open(site, when):
+    if check_hours and not is_open(site, when):
         return 0.0
     local = when.astimezone(ZoneInfo(site.timezone))
     return expected_fraction(room.function, local) * capacity_of(room)

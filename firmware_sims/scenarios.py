@@ -704,9 +704,9 @@ def _door_propped_open(fleet: Fleet, start: datetime, site: str | None) -> Scena
 
 def _detector_silent(fleet: Fleet, start: datetime, site: str | None) -> Scenario:
     def pick(sid: str) -> SmokeDetector | None:
-        found = _devices(fleet, sid, SmokeDetector)
+        found: list[SmokeDetector] = _devices(fleet, sid, SmokeDetector)
         smoke = [d for d in found if d.spec.kind is DeviceKind.SMOKE]
-        return (smoke or found or [None])[0]
+        return next(iter(smoke or found), None)
 
     det = _pick(fleet, site, "detector_silent", "smoke detector", pick)
     window = det.interval * 3

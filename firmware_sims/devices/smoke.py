@@ -144,6 +144,13 @@ class SmokeDetector(SimDevice):
                 out.append(self._reading(ts, self.state))
                 if failed:
                     out.append(self.health(ts, fault="self_test_failed"))
+        elif now >= self.self_test_due and self.state in (SmokeState.NORMAL, SmokeState.FAULT):
+            self.self_test_due += SELF_TEST_INTERVAL * (
+                (now - self.self_test_due) // SELF_TEST_INTERVAL + 1
+            )
+            self.testing_until = now + SELF_TEST_LENGTH
+            self._set(now, SmokeState.TEST)
+            out.append(self._reading(ts, SmokeState.TEST))
         elif fault is not None and self.state is SmokeState.NORMAL:
             self._set(now, SmokeState.FAULT)
             out.append(self._reading(ts, SmokeState.FAULT))
@@ -151,13 +158,6 @@ class SmokeDetector(SimDevice):
         elif fault is None and self.state is SmokeState.FAULT:
             self._set(now, SmokeState.NORMAL)
             out.append(self._reading(ts, SmokeState.NORMAL))
-        elif now >= self.self_test_due and self.state is SmokeState.NORMAL:
-            self.self_test_due += SELF_TEST_INTERVAL * (
-                (now - self.self_test_due) // SELF_TEST_INTERVAL + 1
-            )
-            self.testing_until = now + SELF_TEST_LENGTH
-            self._set(now, SmokeState.TEST)
-            out.append(self._reading(ts, SmokeState.TEST))
         return out
 
     def heartbeat(self, now: datetime, ts: datetime) -> list[Reading]:
