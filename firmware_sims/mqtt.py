@@ -73,6 +73,8 @@ _RECONNECT_MIN_S, _RECONNECT_MAX_S = 1, 8
 # A gateway's keepalive; the broker publishes the Last Will 1.5x this after the link dies.
 _KEEPALIVE_S = 30
 SOFTWARE = "linli-sim/0.1"
+# How long an uplink loss waits for outstanding acknowledgements before cutting the link.
+_DRAIN_BEFORE_DROP_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,11 @@ class _GatewayClient:
         self.uplink = True
         try:
             if self._ever_connected:
+                # paho 2's loop_start() opens a new wake-up socket pair without closing the one
+                # of the previous loop; close it so each outage does not leak two sockets.
+                reset = getattr(self.client, "_reset_sockets", None)
+                if callable(reset):
+                    reset(sockpair_only=True)
                 self.client.reconnect()
             else:
                 self.client.connect(self.options.host, self.options.port, _KEEPALIVE_S)
@@ -215,6 +222,10 @@ class _GatewayClient:
 
     def drop_uplink(self, ts: datetime) -> None:
         """Lose the uplink so that the broker publishes the Last Will."""
+        # What was sent before the outage is let through first (bounded), so the outage starts
+        # at a clean cut instead of leaving QoS 1 duplicates behind; anything still unacked is
+        # kept by paho and resent on reconnect.
+        self.wait_acked(time.monotonic() + _DRAIN_BEFORE_DROP_S)
         self.uplink = False
         if self.v5:
             # MQTT 5 reason 0x04 "Disconnect with Will Message": the broker publishes the will.
