@@ -34,6 +34,8 @@ __all__ = ["SimSettings", "main"]
 
 log = logging.getLogger(__name__)
 
+_MAX_STEP_CAP = timedelta(seconds=60)
+
 
 class SimSettings(BaseSettings):
     """Settings of ``linli sim`` (environment ``LINLI_SIM_*``; command-line options win)."""
@@ -152,8 +154,11 @@ def _run(args: argparse.Namespace, settings: SimSettings) -> int:
     start = _start(args.start)
     until = start + _duration(args.duration, "--duration") if args.duration else None
     clock = ScaledClock(start, settings.speed)
-    # Steps scale with the speed so a fast clock does not mean thousands of tiny steps a second.
-    max_step = max(DEFAULT_MAX_STEP, timedelta(seconds=settings.speed * settings.tick_s))
+    # Steps grow with the speed so a fast clock does not mean thousands of tiny steps a second,
+    # but never beyond a minute: rules time doors and evacuations in tens of seconds.
+    max_step = min(
+        _MAX_STEP_CAP, max(DEFAULT_MAX_STEP, timedelta(seconds=settings.speed * settings.tick_s))
+    )
     fleet = Fleet(registry, start=start, seed=settings.seed, max_step=max_step)
     planned = _scenarios(args.scenario, fleet, start, args.site)
     sink = MqttSink(

@@ -54,7 +54,7 @@ from protocol import (
     is_alarm_class,
 )
 
-__all__ = ["MqttOptions", "MqttSink"]
+__all__ = ["MAX_GATEWAY_CLIENTS", "MqttOptions", "MqttSink"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,10 @@ _RECONNECT_MIN_S, _RECONNECT_MAX_S = 1, 8
 # A gateway's keepalive; the broker publishes the Last Will 1.5x this after the link dies.
 _KEEPALIVE_S = 30
 SOFTWARE = "linli-sim/0.1"
+# paho waits on its sockets with select(), which cannot watch descriptors above 1024; each
+# client holds three (its socket and a wake-up pair), so one process stays below this many
+# gateway connections. 10,000 devices fit as 200 gateways of 50 devices.
+MAX_GATEWAY_CLIENTS = 300
 # How long an uplink loss waits for outstanding acknowledgements before cutting the link.
 _DRAIN_BEFORE_DROP_S = 5.0
 
@@ -285,6 +289,11 @@ class MqttSink:
     def _client(self, ref: GatewayRef) -> _GatewayClient:
         client = self._clients.get(ref.gateway)
         if client is None:
+            if len(self._clients) >= MAX_GATEWAY_CLIENTS:
+                raise TransportError(
+                    f"more than {MAX_GATEWAY_CLIENTS} gateways in one process; put more devices "
+                    "on each gateway or split the fleet over several processes"
+                )
             client = self._clients[ref.gateway] = _GatewayClient(ref, self.options)
         return client
 
