@@ -69,11 +69,20 @@ def test_sim_runs_a_registry_with_a_scenario_to_a_real_broker(
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ("name: x\ntitle: x\nsteps:\n  - {action: explode}\n", "bad.yaml: steps[0].action: unknown action 'explode'"),
-        ("name: x\ntitle: x\nsteps:\n  - {action: prop_door, device: nope}\n", "bad.yaml: steps[0].device: the fleet has no device 'nope'"),
-        ("name: x\ntitle: x\nsteps:\n  - {action: prop_door, device: s1-fd-inf, duration: soon}\n", "bad.yaml: steps[0].duration"),
+        (
+            "name: x\ntitle: x\nsteps:\n  - {action: explode}\n",
+            "bad.yaml: steps[0].action: unknown action 'explode'",
+        ),
+        (
+            "name: x\ntitle: x\nsteps:\n  - {action: prop_door, device: nope}\n",
+            "bad.yaml: steps[0].device: the fleet has no device 'nope'",
+        ),
+        (
+            "name: x\ntitle: x\nsteps:\n  - {action: prop_door, device: s1-fd-inf, duration: soon}\n",
+            "bad.yaml: steps[0].duration",
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_invalid_scenario_file_is_refused_naming_file_and_field(
     tmp_path: Path, content: str, match: str
 ) -> None:
