@@ -78,7 +78,8 @@ def test_sim_runs_a_registry_with_a_scenario_to_a_real_broker(
             "bad.yaml: steps[0].device: the fleet has no device 'nope'",
         ),
         (
-            "name: x\ntitle: x\nsteps:\n  - {action: prop_door, device: s1-fd-inf, duration: soon}\n",
+            "name: x\ntitle: x\nsteps:\n"
+            "  - {action: prop_door, device: s1-fd-inf, duration: soon}\n",
             "bad.yaml: steps[0].duration",
         ),
     ],
