@@ -22,6 +22,7 @@ from firmware_sims.events import (
     Publish,
     Raw,
     Sink,
+    published_readings,
 )
 from firmware_sims.fleet import DEFAULT_MAX_STEP, Fleet, generate_registry, load_registry
 from firmware_sims.hostile import HOSTILE_LABELS, HostilePayload, hostile_payloads
@@ -80,4 +81,5 @@ __all__ = [
     "load_registry",
     "load_scenario",
     "load_scenario_file",
+    "published_readings",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "Publish",
     "Raw",
     "Sink",
+    "published_readings",
 ]
 
 
@@ -101,3 +102,13 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Release connections and threads."""
+
+
+def published_readings(events: Sequence[Event], gateway: str | None = None) -> list[Reading]:
+    """The readings the ``Publish`` events carry (of ``gateway`` only, if given), in order."""
+    return [
+        reading
+        for event in events
+        if isinstance(event, Publish) and (gateway is None or event.gateway.gateway == gateway)
+        for reading in event.readings
+    ]

@@ -17,6 +17,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO
@@ -154,15 +155,31 @@ class FleetRunner:
         self._finish()
         return self.stats
 
-    def run_stepped(self, clock: ManualClock, until: datetime, step: timedelta) -> RunStats:
-        """Move ``clock`` by ``step`` until ``until``, delivering after every step."""
+    def run_stepped(
+        self,
+        clock: ManualClock,
+        until: datetime,
+        step: timedelta,
+        *,
+        after_step: Callable[[datetime], None] | None = None,
+    ) -> RunStats:
+        """Move ``clock`` by ``step`` until ``until``, delivering after every step.
+
+        ``after_step(now)`` runs after each step's events were handed to the sink: a test can
+        wait there until the server has caught up (and evaluate its timers at ``now``) before
+        the clock moves on.
+        """
         if step <= timedelta(0):
             raise ValueError("step must be positive")
         started = time.monotonic()
         self._tick(clock.now(), started)
+        if after_step is not None:
+            after_step(clock.now())
         while clock.now() < until:
             clock.advance(min(step, until - clock.now()))
             self._tick(clock.now(), started)
+            if after_step is not None:
+                after_step(clock.now())
         self._finish()
         return self.stats
 

@@ -7,7 +7,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Sequence
 
-from firmware_sims.events import Event, Publish
+from firmware_sims.events import Event, Publish, published_readings
 from protocol import Reading
 
 __all__ = ["MemorySink"]
@@ -37,12 +37,7 @@ class MemorySink:
     def readings(self, gateway: str | None = None) -> list[Reading]:
         """Every reading published so far (by ``gateway`` if given), in order."""
         with self._lock:
-            return [
-                r
-                for e in self.events
-                if isinstance(e, Publish) and (gateway is None or e.gateway.gateway == gateway)
-                for r in e.readings
-            ]
+            return published_readings(self.events, gateway)
 
     def drain(self, gateway: str) -> list[Reading]:
         """The gateway's readings not drained before, oldest first."""

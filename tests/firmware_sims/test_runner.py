@@ -72,3 +72,18 @@ def test_schedule_refuses_a_scenario_for_another_fleet_at_once() -> None:
         UnknownTarget, match="x: steps\\[0\\]\\.device: the fleet has no device 'zz'"
     ):
         runner.schedule(scenario)
+
+
+def test_run_stepped_calls_back_after_every_step_with_the_clock_time() -> None:
+    clock = ManualClock(MONDAY_10)
+    fleet = Fleet(small_registry(), start=MONDAY_10, seed=1)
+    sink = MemorySink()
+    seen: list[tuple[object, int]] = []
+    FleetRunner(fleet, sink, clock).run_stepped(
+        clock,
+        MONDAY_10 + timedelta(minutes=1),
+        timedelta(seconds=20),
+        after_step=lambda now: seen.append((now, len(sink.events))),
+    )
+    assert [t for t, _ in seen] == [MONDAY_10 + timedelta(seconds=s) for s in (0, 20, 40, 60)]
+    assert seen[0][1] > 0  # the first step's events were delivered before the callback
