@@ -47,6 +47,7 @@ _EVAC_RATE_DEFAULT_PPM = 40.0
 # Pre-movement time before the first person leaves (hearing the alarm, staff directing).
 _PREMOVE_S = (15.0, 40.0)
 _AMBIENT_C = (19.0, 24.0)
+_TARGET_REFRESH = timedelta(minutes=1)
 
 
 class FireKind(enum.StrEnum):
@@ -136,6 +137,9 @@ class RoomSim:
         self.holdouts = 0  # people who do not leave during an evacuation (slow-room scenario)
         self.holdout_until: datetime | None = None
         self.counters = 0  # door counters observing this room, set by the fleet
+        self._target = 0.0
+        self._target_at = datetime.min.replace(tzinfo=site.tz)
+        self._target_until: datetime | None = None
         self._day: date | None = None
         self._day_factor = 1.0
 
@@ -150,7 +154,12 @@ class RoomSim:
             self.crowd_target = self.crowd_until = None
         if not self.site.is_open(now):
             return 0.0
-        target = expected_occupancy(self.site.site, self.room, now, check_hours=False)
+        if self._target_until is None or now >= self._target_until or now < self._target_at:
+            # Profiles move over minutes; evaluating once a simulated minute is plenty.
+            self._target = expected_occupancy(self.site.site, self.room, now, check_hours=False)
+            self._target_at = now
+            self._target_until = now + _TARGET_REFRESH
+        target = self._target
         if target <= 0:
             return 0.0
         local_day = now.astimezone(self.site.tz).date()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import selectors
 import socket
 import threading
 import time
@@ -57,6 +59,8 @@ from protocol import (
 __all__ = ["MAX_GATEWAY_CLIENTS", "MqttOptions", "MqttSink"]
 
 log = logging.getLogger(__name__)
+# Reconnect jitter only; nothing to do with the fleet's seeded randomness.
+_JITTER = random.Random()  # noqa: S311
 
 # Unacknowledged QoS 1 messages one gateway client may hold: enough to keep a loopback pipe full
 # (Mosquitto lets 100 be in flight per client), 65x below paho's 65,535 message ids.
@@ -73,10 +77,11 @@ _RECONNECT_MIN_S, _RECONNECT_MAX_S = 1, 8
 # A gateway's keepalive; the broker publishes the Last Will 1.5x this after the link dies.
 _KEEPALIVE_S = 30
 SOFTWARE = "linli-sim/0.1"
-# paho waits on its sockets with select(), which cannot watch descriptors above 1024; each
-# client holds three (its socket and a wake-up pair), so one process stays below this many
-# gateway connections. 10,000 devices fit as 200 gateways of 50 devices.
-MAX_GATEWAY_CLIENTS = 300
+# Gateway connections one process may open: one descriptor each, far below the usual 20,000
+# open files, and a broker's per-listener limits.
+MAX_GATEWAY_CLIENTS = 5000
+# The I/O loop's select timeout and housekeeping period (keepalive, reconnects), seconds.
+_IO_TICK_S = 0.2
 # How long an uplink loss waits for outstanding acknowledgements before cutting the link.
 _DRAIN_BEFORE_DROP_S = 5.0
 
@@ -111,6 +116,92 @@ def _actions(reading: Reading) -> list[str]:
     return []
 
 
+class _IoLoop:
+    """One thread serving every gateway client's socket through an epoll selector.
+
+    paho's own loop_start() costs a thread and three descriptors per client and waits with
+    select(), which stops at descriptor 1024 (about 330 clients). Here clients are driven with
+    paho's external-loop API (loop_read / loop_write / loop_misc), and reconnects after a lost
+    connection are this loop's job, with capped, jittered backoff.
+    """
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._clients: list[_GatewayClient] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="linli-sim-mqtt-io", daemon=True)
+        self._thread.start()
+
+    def attach(self, gateway: _GatewayClient) -> None:
+        client = gateway.client
+        client.on_socket_open = self._on_open
+        client.on_socket_close = self._on_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        with self._lock:
+            self._clients.append(gateway)
+
+    def _set(self, sock: Any, events: int, client: Any) -> None:
+        with self._lock:
+            try:
+                self._selector.modify(sock, events, client)
+            except KeyError:
+                self._selector.register(sock, events, client)
+            except (ValueError, OSError):
+                pass  # the socket was closed meanwhile
+
+    def _on_open(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._set(sock, selectors.EVENT_READ, client)
+
+    def _on_close(self, client: Any, userdata: Any, sock: Any) -> None:
+        with self._lock, contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(sock)
+
+    def _on_register_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._set(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+
+    def _on_unregister_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._set(sock, selectors.EVENT_READ, client)
+
+    def _run(self) -> None:
+        next_misc = 0.0
+        while not self._stop.is_set():
+            with self._lock:
+                empty = not self._selector.get_map()
+            events = [] if empty else self._selector.select(timeout=_IO_TICK_S)
+            if empty:
+                self._stop.wait(_IO_TICK_S)
+            for key, mask in events:
+                client = key.data
+                try:
+                    if mask & selectors.EVENT_READ:
+                        client.loop_read()
+                    if mask & selectors.EVENT_WRITE and client.socket() is not None:
+                        client.loop_write()
+                except Exception:
+                    # One client's failure must not stop every other gateway; paho has closed
+                    # or will close its socket, and service() reconnects it.
+                    log.exception("MQTT I/O failed for client %s", client._client_id)
+            now = time.monotonic()
+            if now >= next_misc:
+                next_misc = now + _IO_TICK_S
+                with self._lock:
+                    clients = list(self._clients)
+                for gateway in clients:
+                    try:
+                        gateway.service(now)
+                    except Exception:
+                        log.exception(
+                            "MQTT housekeeping failed for gateway %s", gateway.ref.gateway
+                        )
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._selector.close()
+
+
 class _GatewayClient:
     def __init__(self, ref: GatewayRef, options: MqttOptions) -> None:
         self.ref = ref
@@ -134,7 +225,6 @@ class _GatewayClient:
             retain=True,
         )
         self.client.max_inflight_messages_set(_INFLIGHT)
-        self.client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
@@ -142,6 +232,8 @@ class _GatewayClient:
         self.uplink = False
         self.seq = 0
         self._ever_connected = False
+        self._retry_at = 0.0
+        self._retry_delay = float(_RECONNECT_MIN_S)
         self._cond = threading.Condition()
         self._unacked = 0
 
@@ -159,6 +251,7 @@ class _GatewayClient:
         self.connected.clear()
         if self.uplink:
             log.warning("gateway %s: connection lost (%s), reconnecting", self.ref.gateway, rc)
+            self._retry_at = time.monotonic() + _RECONNECT_MIN_S * _JITTER.uniform(0.5, 1.0)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         with self._cond:
@@ -175,11 +268,6 @@ class _GatewayClient:
         self.uplink = True
         try:
             if self._ever_connected:
-                # paho 2's loop_start() opens a new wake-up socket pair without closing the one
-                # of the previous loop; close it so each outage does not leak two sockets.
-                reset = getattr(self.client, "_reset_sockets", None)
-                if callable(reset):
-                    reset(sockpair_only=True)
                 self.client.reconnect()
             else:
                 self.client.connect(self.options.host, self.options.port, _KEEPALIVE_S)
@@ -189,12 +277,39 @@ class _GatewayClient:
                 f"gateway {self.ref.gateway}: cannot reach the broker at "
                 f"{self.options.host}:{self.options.port}: {exc}"
             ) from exc
-        self.client.loop_start()
         if not self.connected.wait(self.options.connect_timeout_s):
             raise TransportError(
                 f"gateway {self.ref.gateway}: no CONNACK from {self.options.host}:"
                 f"{self.options.port} within {self.options.connect_timeout_s:.0f} s"
             )
+
+    def service(self, now: float) -> None:
+        """Periodic work, on the I/O thread: keepalive, a missed write wake-up, reconnects."""
+        client = self.client
+        if client.socket() is not None:
+            client.loop_misc()
+            if client.want_write():
+                client.loop_write()
+            return
+        if not self.uplink or now < self._retry_at:
+            return
+        try:
+            client.reconnect()
+        except OSError as exc:
+            # Capped exponential backoff with jitter, so a restarted broker is not hit by every
+            # gateway in the same instant.
+            self._retry_delay = min(self._retry_delay * 2, float(_RECONNECT_MAX_S))
+            delay = self._retry_delay * _JITTER.uniform(0.5, 1.0)
+            self._retry_at = now + delay
+            log.info(
+                "gateway %s: reconnect failed (%s), next attempt in %.1f s",
+                self.ref.gateway,
+                exc,
+                delay,
+            )
+            return
+        self._retry_delay = float(_RECONNECT_MIN_S)
+        log.info("gateway %s: reconnecting", self.ref.gateway)
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         deadline = time.monotonic() + self.options.ack_timeout_s
@@ -240,11 +355,15 @@ class _GatewayClient:
             # MQTT 3.1.1 has no such reason: publish what the will would say, then leave.
             self.status(ts, GatewayState.OFFLINE)
             self.client.disconnect()
-        self.client.loop_stop()
+        self._wait_closed(time.monotonic() + _DRAIN_BEFORE_DROP_S)
         self.connected.clear()
 
+    def _wait_closed(self, deadline: float) -> None:
+        while self.client.socket() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def drop_connection(self) -> None:
-        """Cut the TCP connection without DISCONNECT (paho reconnects by itself)."""
+        """Cut the TCP connection without DISCONNECT (the I/O loop reconnects)."""
         sock = self.client.socket()
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
@@ -266,7 +385,7 @@ class _GatewayClient:
         self.wait_acked(deadline)
         self.uplink = False
         self.client.disconnect()
-        self.client.loop_stop()
+        self._wait_closed(deadline)
 
 
 class MqttSink:
@@ -276,6 +395,7 @@ class MqttSink:
         if not 0 < options.max_unacked < 65_535:
             raise ValueError("max_unacked must be between 1 and 65,534")
         self.options = options
+        self._io = _IoLoop()
         self._clients: dict[str, _GatewayClient] = {}
         self._last_ts: dict[str, datetime] = {}
         self.messages = 0  # messages published
@@ -295,6 +415,7 @@ class MqttSink:
                     "on each gateway or split the fleet over several processes"
                 )
             client = self._clients[ref.gateway] = _GatewayClient(ref, self.options)
+            self._io.attach(client)
         return client
 
     def handle(self, events: Sequence[Event]) -> None:
@@ -384,3 +505,4 @@ class MqttSink:
         for gateway, client in self._clients.items():
             client.close(self._last_ts.get(gateway), deadline)
         self._clients.clear()
+        self._io.close()

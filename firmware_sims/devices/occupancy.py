@@ -64,8 +64,10 @@ class DoorCounter(SimDevice):
     def observe(self, now: datetime, ts: datetime, dt_s: float) -> list[Reading]:
         if self.room is None:
             return []
-        self.pending_entries += self._count(self._share(self.room.entries), self.entry_miss)
-        self.pending_exits += self._count(self._share(self.room.exits), self.exit_miss)
+        if self.room.entries:
+            self.pending_entries += self._count(self._share(self.room.entries), self.entry_miss)
+        if self.room.exits:
+            self.pending_exits += self._count(self._share(self.room.exits), self.exit_miss)
         if not (self.pending_entries or self.pending_exits):
             return []
         gap = ALARM_REPORT_GAP if self.site.evacuation is not None else REPORT_GAP
