@@ -4,6 +4,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_sims import (
     BUILTIN_SCENARIOS,
@@ -336,3 +339,52 @@ def test_hostile_payloads_are_raw_events_with_their_expected_error() -> None:
     raws = [e for e in events if isinstance(e, Raw)]
     assert {e.label for e in raws} == {x.subject for x in scenario.expect}
     assert {e.expect.code for e in raws} == {x.value for x in scenario.expect}
+
+
+_yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "at",
+                    "action",
+                    "device",
+                    "room",
+                    "gateway",
+                    "duration",
+                    "offset",
+                    "factor",
+                    "kind",
+                    "labels",
+                    "pct",
+                    "site",
+                ]
+            ),
+            _yaml_values | st.sampled_from(["fire", "prop_door", "crowd", "10m", "s1-fd-inf"]),
+            max_size=5,
+        )
+        | _yaml_values,
+        max_size=3,
+    ),
+    name=_yaml_values | st.just("ok_name"),
+)
+def test_any_scenario_document_is_either_a_scenario_or_a_scenario_error(
+    steps: list[object], name: object
+) -> None:
+    text = yaml.safe_dump({"name": name, "title": "t", "steps": steps}, allow_unicode=True)
+    fleet = Fleet(small_registry(), start=MONDAY_10)
+    try:
+        scenario = load_scenario(text, "fuzz.yaml")
+        fleet.schedule(scenario)
+    except ScenarioError as exc:
+        assert str(exc).startswith(("fuzz.yaml", "scenario"))
