@@ -390,3 +390,26 @@ def test_any_scenario_document_is_either_a_scenario_or_a_scenario_error(
         error = exc
     if error is not None:
         assert str(error).startswith("fuzz.yaml: ")
+
+
+def test_normal_week_follows_the_profiles_and_raises_no_alarm() -> None:
+    start = MONDAY_10.replace(hour=0)
+    fleet = Fleet(demo_registry(), start=start, seed=2, max_step=timedelta(minutes=10))
+    scenario = builtin("normal_week", fleet)
+    fleet.schedule(scenario)
+    busy: dict[str, list[int]] = {"weekday": [], "weekend": []}
+    events = []
+    while fleet.now < start + scenario.run_for:
+        events += fleet.advance(fleet.now + timedelta(hours=1))
+        local = fleet.now.astimezone(fleet.sites["hz-wenxin"].tz)
+        if local.hour in (10, 15):
+            people = sum(fleet.occupancy().values())
+            busy["weekday" if local.weekday() < 5 else "weekend"].append(people)
+        if local.hour == 2:
+            assert sum(fleet.occupancy().values()) == 0  # everyone goes home at night
+    assert sum(busy["weekday"]) / len(busy["weekday"]) > sum(busy["weekend"]) / len(busy["weekend"])
+    smoke = [r for r in readings(events) if isinstance(r, SmokeReading)]
+    assert not any(r.state is SmokeState.ALARM for r in smoke)
+    tested = {r.device for r in smoke if r.state is SmokeState.TEST}
+    detectors = {d.id for d in fleet.devices.values() if d.spec.kind.value in ("smoke", "heat")}
+    assert tested == detectors  # every detector ran its weekly self-test
