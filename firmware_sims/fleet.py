@@ -113,9 +113,19 @@ class Fleet:
         self.emitted = 0  # readings handed out in Publish events
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: object) -> Fleet:
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        start: datetime,
+        seed: int = 0,
+        gateways: Collection[str] | None = None,
+        max_step: timedelta = DEFAULT_MAX_STEP,
+    ) -> Fleet:
         """A fleet from a registry YAML file; FleetError names the file and field."""
-        return cls(load_registry(path), **kwargs)  # type: ignore[arg-type]
+        return cls(
+            load_registry(path), start=start, seed=seed, gateways=gateways, max_step=max_step
+        )
 
     # -- looking things up (scenarios use these) -------------------------------------------
 
