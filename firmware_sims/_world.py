@@ -137,6 +137,7 @@ class RoomSim:
         self.holdouts = 0  # people who do not leave during an evacuation (slow-room scenario)
         self.holdout_until: datetime | None = None
         self.counters = 0  # door counters observing this room, set by the fleet
+        self._unseen = 0  # people put in the room who have not passed its counters yet
         self._target = 0.0
         self._target_at = datetime.min.replace(tzinfo=site.tz)
         self._target_until: datetime | None = None
@@ -170,7 +171,20 @@ class RoomSim:
             self._day_factor = day_rng.uniform(0.8, 1.1)
         return target * self._day_factor
 
+    def arrive(self, people: int) -> None:
+        """Put ``people`` into the room; its counters count them as entries at the next step.
+        (A fleet starting at 10:00 finds its rooms occupied, and counters must agree.)"""
+        if people > 0:
+            self.people += people
+            self._unseen += people
+
     def advance(self, now: datetime, dt_s: float) -> None:
+        self._advance(now, dt_s)
+        if self._unseen:
+            self.entries += self._unseen
+            self._unseen = 0
+
+    def _advance(self, now: datetime, dt_s: float) -> None:
         if self.fire is not None:
             self.smoke = self.fire.obscuration(now)
             self.heat = self.fire.heat_c(now)

@@ -100,7 +100,7 @@ class Fleet:
                     if spec.kind is DeviceKind.COUNTER and room is not None:
                         room.counters += 1
             for room in sim.rooms.values():
-                room.people = round(room.expected(start))
+                room.arrive(round(room.expected(start)))
         if not self.devices:
             raise FleetError("the fleet has no devices to simulate")
         self._emit = wanted

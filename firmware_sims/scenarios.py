@@ -154,7 +154,7 @@ class SlowRoom(_Step):
         room = _room(fleet, self.room, self.site, "slow_room")
         room.holdouts = self.holdouts
         room.holdout_until = now + self.hold
-        room.people = max(room.people, self.holdouts)
+        room.arrive(self.holdouts - room.people)
         if self.rate_ppm is not None:
             room.evac_rate_ppm = self.rate_ppm
         return []
