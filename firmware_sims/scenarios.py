@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from firmware_sims._errors import ScenarioError, UnknownTarget
 from firmware_sims._world import FireKind, FireState, RoomSim
@@ -66,7 +73,22 @@ def parse_duration(value: Any) -> Any:
     return value  # pydantic's own timedelta parsing (ISO 8601) decides
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration")
+    return value
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+# Any duration (a clock offset may be negative); a length of time; a time after the start.
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Length = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
+Offset = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_not_negative)]
 
 
 def _device(fleet: Fleet, device_id: str, where: str, want: type[SimDevice], what: str) -> Any:
@@ -109,7 +131,7 @@ def _gateway(fleet: Fleet, gateway_id: str, where: str) -> GatewayRef:
 class _Step(BaseModel):
     model_config = _FROZEN
 
-    at: Duration = Field(default=timedelta(0), description="When, after the scenario's start")
+    at: Offset = Field(default=timedelta(0), description="When, after the scenario's start")
 
     def check(self, fleet: Fleet, where: str) -> None:
         """Raise UnknownTarget/ScenarioError if the fleet lacks what this step names."""
@@ -125,7 +147,7 @@ class Fire(_Step):
     room: Id
     site: Id | None = None
     kind: FireKind = FireKind.FLAMING
-    duration: Duration = timedelta(minutes=10)
+    duration: Length = timedelta(minutes=10)
 
     def check(self, fleet: Fleet, where: str) -> None:
         _room(fleet, self.room, self.site, where)
@@ -144,7 +166,7 @@ class SlowRoom(_Step):
     room: Id
     site: Id | None = None
     holdouts: int = Field(default=3, ge=1, le=1000)
-    hold: Duration = timedelta(minutes=8)
+    hold: Length = timedelta(minutes=8)
     rate_ppm: float | None = Field(default=None, gt=0, le=600)
 
     def check(self, fleet: Fleet, where: str) -> None:
@@ -167,7 +189,7 @@ class Crowd(_Step):
     room: Id
     site: Id | None = None
     factor: float = Field(default=1.3, gt=0, le=10)
-    duration: Duration = timedelta(minutes=45)
+    duration: Length = timedelta(minutes=45)
 
     def check(self, fleet: Fleet, where: str) -> None:
         _room(fleet, self.room, self.site, where)
@@ -184,7 +206,7 @@ class PropDoor(_Step):
 
     action: Literal["prop_door"]
     device: Id
-    duration: Duration = timedelta(minutes=10)
+    duration: Length = timedelta(minutes=10)
 
     def check(self, fleet: Fleet, where: str) -> None:
         _device(fleet, self.device, where, DoorContact, "a door contact")
@@ -217,7 +239,7 @@ class Silence(_Step):
 
     action: Literal["silence"]
     device: Id
-    duration: Duration | None = None
+    duration: Length | None = None
 
     def check(self, fleet: Fleet, where: str) -> None:
         _device(fleet, self.device, where, SimDevice, "a device")
@@ -315,7 +337,7 @@ class UplinkLoss(_Step):
 
     action: Literal["uplink_loss"]
     gateway: Id
-    duration: Duration = timedelta(hours=1)
+    duration: Length = timedelta(hours=1)
 
     def check(self, fleet: Fleet, where: str) -> None:
         _gateway(fleet, self.gateway, where)
@@ -410,7 +432,7 @@ class Expectation(BaseModel):
     subject: str | None = Field(default=None, max_length=64)
     site: str | None = Field(default=None, max_length=64)
     raised: bool = True
-    within: Duration | None = None
+    within: Offset | None = None
     value: float | str | None = Field(default=None, description="e.g. the error code expected")
     note: str = Field(default="", max_length=500)
 
@@ -424,7 +446,7 @@ class Scenario(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=4000)
     outcome: str = Field(default="", max_length=4000, description="What the system should show")
-    run_for: Duration = Field(default=timedelta(hours=1), description="How long to run it")
+    run_for: Length = Field(default=timedelta(hours=1), description="How long to run it")
     expect: tuple[Expectation, ...] = ()
     steps: tuple[Step, ...] = ()
     source: str = Field(default="", exclude=True, description="File it came from, for errors")

@@ -413,3 +413,24 @@ def test_normal_week_follows_the_profiles_and_raises_no_alarm() -> None:
     tested = {r.device for r in smoke if r.state is SmokeState.TEST}
     detectors = {d.id for d in fleet.devices.values() if d.spec.kind.value in ("smoke", "heat")}
     assert tested == detectors  # every detector ran its weekly self-test
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (
+            ("duration: 10m", "duration: -10m"),
+            r"steps\[0\]\.duration: .*must be a positive duration",
+        ),
+        (("run_for: 15m", "run_for: 0"), r"run_for: .*must be a positive duration"),
+        (
+            ("{at: 1m, action: prop_door", "{at: -1m, action: prop_door"),
+            r"steps\[0\]\.at: .*not be negative",
+        ),
+    ],
+)
+def test_lengths_must_be_positive_and_times_not_before_the_start(
+    edit: tuple[str, str], match: str
+) -> None:
+    with pytest.raises(ScenarioError, match=r"wedge\.yaml: " + match):
+        load_scenario(GOOD.replace(*edit), "wedge.yaml")
