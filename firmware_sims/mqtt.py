@@ -236,6 +236,7 @@ class _GatewayClient:
         self._retry_delay = float(_RECONNECT_MIN_S)
         self._cond = threading.Condition()
         self._unacked = 0
+        self._connecting = threading.Lock()
 
     # paho callbacks (its network thread) ------------------------------------------------------
 
@@ -265,13 +266,15 @@ class _GatewayClient:
         return self._unacked
 
     def connect(self) -> None:
-        self.uplink = True
         try:
-            if self._ever_connected:
-                self.client.reconnect()
-            else:
-                self.client.connect(self.options.host, self.options.port, _KEEPALIVE_S)
-                self._ever_connected = True
+            # The I/O thread also reconnects (service()); the lock keeps the two apart.
+            with self._connecting:
+                self.uplink = True
+                if self._ever_connected:
+                    self.client.reconnect()
+                else:
+                    self.client.connect(self.options.host, self.options.port, _KEEPALIVE_S)
+                    self._ever_connected = True
         except OSError as exc:
             raise TransportError(
                 f"gateway {self.ref.gateway}: cannot reach the broker at "
@@ -293,7 +296,11 @@ class _GatewayClient:
             return
         if not self.uplink or now < self._retry_at:
             return
+        if not self._connecting.acquire(blocking=False):
+            return  # the sink is connecting it right now
         try:
+            if client.socket() is not None or not self.uplink:
+                return
             client.reconnect()
         except OSError as exc:
             # Capped exponential backoff with jitter, so a restarted broker is not hit by every
@@ -308,6 +315,8 @@ class _GatewayClient:
                 delay,
             )
             return
+        finally:
+            self._connecting.release()
         self._retry_delay = float(_RECONNECT_MIN_S)
         log.info("gateway %s: reconnecting", self.ref.gateway)
 

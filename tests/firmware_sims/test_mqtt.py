@@ -218,3 +218,20 @@ steps:
     assert sorted(ids) == sorted(sent)
     gw2 = [s for s in statuses if isinstance(s, GatewayStatus) and s.gateway == f"{unique_id}-gw2"]
     assert [s.state for s in gw2].count(GatewayState.OFFLINE) >= 1
+
+
+def test_without_a_restart_hook_broker_restart_cuts_connections_and_gateways_reconnect(
+    mosquitto: Mosquitto, unique_id: str, recorder_factory: Callable[..., Recorder]
+) -> None:
+    rec = recorder_factory(mosquitto, f"linli/v1/{unique_id}/#", f"{unique_id}-sub")
+
+    def scenarios(fleet: Fleet) -> list[Scenario]:
+        return [builtin("broker_restart", fleet)]
+
+    fleet, tee, clock = _run(mosquitto, unique_id, scenarios, timedelta(minutes=10))
+    sent = [r.id for r in tee.memory.readings()]
+    messages = rec.wait_for(lambda m: len(set(_reading_ids(m, clock)[0])) >= len(sent))
+    assert set(_reading_ids(messages, clock)[0]) == set(sent)
+    # The cut connections made the broker publish each gateway's Last Will.
+    wills = [json.loads(p) for t, p, _ in messages if t.endswith("/status")]
+    assert any(w["state"] == "offline" and "ts" not in w for w in wills)
