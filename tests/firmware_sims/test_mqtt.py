@@ -228,7 +228,7 @@ def test_without_a_restart_hook_broker_restart_cuts_connections_and_gateways_rec
     def scenarios(fleet: Fleet) -> list[Scenario]:
         return [builtin("broker_restart", fleet)]
 
-    fleet, tee, clock = _run(mosquitto, unique_id, scenarios, timedelta(minutes=10))
+    _fleet, tee, clock = _run(mosquitto, unique_id, scenarios, timedelta(minutes=10))
     sent = [r.id for r in tee.memory.readings()]
     messages = rec.wait_for(lambda m: len(set(_reading_ids(m, clock)[0])) >= len(sent))
     assert set(_reading_ids(messages, clock)[0]) == set(sent)
