@@ -24,6 +24,7 @@ from firmware_sims.events import (
     Sink,
     published_readings,
 )
+from firmware_sims.feed import GatewayFeed
 from firmware_sims.fleet import DEFAULT_MAX_STEP, Fleet, generate_registry, load_registry
 from firmware_sims.hostile import HOSTILE_LABELS, HostilePayload, hostile_payloads
 from firmware_sims.mqtt import MqttOptions, MqttSink
@@ -53,6 +54,7 @@ __all__ = [
     "Fleet",
     "FleetError",
     "FleetRunner",
+    "GatewayFeed",
     "GatewayRef",
     "Heartbeat",
     "HostilePayload",
