@@ -623,6 +623,14 @@ def _fire_drill(fleet: Fleet, start: datetime, site: str | None) -> Scenario:
             Expectation(
                 rule="evacuation.time", subject=sid, site=sid, within=timedelta(minutes=15)
             ),
+            Expectation(
+                rule="evacuation.incomplete",
+                site=sid,
+                raised=False,
+                note="every room of the demo centres empties within 180 s; rooms measured by door "
+                "counters only agree when their miscounts are off (Fleet(exact_counters=True)): "
+                "real counters leave a residual of a person or two by mid-day",
+            ),
         ),
         steps=(
             Fire(
@@ -661,7 +669,7 @@ def _real_fire_slow_room(fleet: Fleet, start: datetime, site: str | None) -> Sce
         name="real_fire_slow_room",
         title=f"A real fire at {sid}, one room slow to empty",
         description=f"A flaming fire starts in {room.id} one minute in and burns for 15 minutes. "
-        f"Three people stay in {slow.id} for 8 minutes (an elder who cannot walk, staff with "
+        f"Three people stay in {slow.id} for 9 minutes (an elder who cannot walk, staff with "
         "them); every other room empties normally.",
         outcome=f"smoke.alarm for {det.id}; evacuation.incomplete for room {slow.id} (occupancy "
         "still above zero 180 s after the alarm), carrying the count; it resolves once the room "

@@ -239,3 +239,10 @@ def test_counters_count_the_people_a_fleet_starts_with() -> None:
     exits = sum(r.exits or 0 for r in occ)
     assert entries >= start_people
     assert abs(entries - exits) <= 0.1 * entries  # the counter's usual drift, no missing crowd
+
+
+def test_exact_counters_never_drift() -> None:
+    fleet = Fleet(small_registry(), start=MONDAY_10.replace(hour=6), seed=21, exact_counters=True)
+    events = run(fleet, timedelta(hours=17), step=timedelta(hours=1))
+    occ = [r for r in readings(events, "s1-cnt-din") if isinstance(r, OccupancyReading)]
+    assert sum(r.entries or 0 for r in occ) == sum(r.exits or 0 for r in occ) > 50
