@@ -38,6 +38,9 @@ def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sim.add_argument("--broker", metavar="HOST:PORT", help="MQTT broker (default 127.0.0.1:1883)")
     sim.add_argument("--speed", type=float, help="simulated seconds per real second (default 60)")
     sim.add_argument("--start", metavar="ISO", help="simulated start time (default: now)")
+    sim.add_argument(
+        "--anchor", metavar="ISO", help="wall-clock time at which the simulated clock reads --start"
+    )
     sim.add_argument("--duration", metavar="DUR", help="simulated time to run (10m, 7d…)")
     sim.add_argument(
         "--scenario",

@@ -12,6 +12,7 @@ Typical use::
 from firmware_sims._demo import demo_registry, demo_registry_text
 from firmware_sims._errors import FleetError, ScenarioError, SimError, TransportError, UnknownTarget
 from firmware_sims._world import EvacuationRecord, FireKind
+from firmware_sims.clock import AnchoredClock
 from firmware_sims.events import (
     BrokerRestart,
     Event,
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_MAX_STEP",
     "HOSTILE_LABELS",
     "PROFILES",
+    "AnchoredClock",
     "BrokerRestart",
     "DayProfile",
     "EvacuationRecord",

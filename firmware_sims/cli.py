@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from firmware_sims._demo import demo_registry
 from firmware_sims._errors import ScenarioError, SimError
+from firmware_sims.clock import AnchoredClock
 from firmware_sims.fleet import DEFAULT_MAX_STEP, Fleet, generate_registry, load_registry
 from firmware_sims.mqtt import DEFAULT_MAX_UNACKED, MqttOptions, MqttSink
 from firmware_sims.runner import DEFAULT_TICK_S, FleetRunner, Progress
@@ -28,7 +29,7 @@ from firmware_sims.scenarios import (
     load_scenario_file,
     parse_duration,
 )
-from protocol import ScaledClock, SystemClock
+from protocol import SystemClock
 
 __all__ = ["SimSettings", "main"]
 
@@ -75,6 +76,16 @@ def _start(value: str | None) -> datetime:
     except ValueError:
         raise SimError(f"--start: expected an ISO 8601 time, got {value!r}") from None
     return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+
+
+def _anchor(value: str | None) -> datetime:
+    if value is None:
+        return SystemClock().now()
+    try:
+        anchor = datetime.fromisoformat(value)
+    except ValueError:
+        raise SimError(f"--anchor: expected an ISO 8601 time, got {value!r}") from None
+    return anchor if anchor.tzinfo is not None else anchor.replace(tzinfo=UTC)
 
 
 def _scenarios(
@@ -153,7 +164,9 @@ def _run(args: argparse.Namespace, settings: SimSettings) -> int:
         registry = demo_registry()
     start = _start(args.start)
     until = start + _duration(args.duration, "--duration") if args.duration else None
-    clock = ScaledClock(start, settings.speed)
+    anchor = _anchor(args.anchor)
+    # Anchored to the wall clock, so a server given the same --start/--anchor/--speed agrees.
+    clock = AnchoredClock(start, anchor, settings.speed)
     # Steps grow with the speed so a fast clock does not mean thousands of tiny steps a second,
     # but never beyond a minute: rules time doors and evacuations in tens of seconds.
     max_step = min(
@@ -176,7 +189,9 @@ def _run(args: argparse.Namespace, settings: SimSettings) -> int:
     print(
         f"linli sim: {len(fleet.devices):,} devices, {len(fleet.gateways):,} gateways, "
         f"{len(fleet.sites):,} sites -> {host}:{port} at {settings.speed:g}x "
-        f"(seed {settings.seed}); Ctrl-C stops\n  reproduce: {_reproduce(args, settings, start)}",
+        f"(seed {settings.seed}); Ctrl-C stops\n  reproduce: {_reproduce(args, settings, start)}"
+        f"\n  shared clock: --start {start.isoformat()} --anchor {anchor.isoformat()} "
+        f"--speed {settings.speed:g}",
         file=sys.stderr,
     )
     stop = threading.Event()
