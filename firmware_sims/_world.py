@@ -46,7 +46,9 @@ _EVAC_RATE_PPM: dict[Function | None, float] = {
 _EVAC_RATE_DEFAULT_PPM = 40.0
 # Pre-movement time before the first person leaves (hearing the alarm, staff directing).
 _PREMOVE_S = (15.0, 40.0)
+# Indoor temperature range of heated and air-conditioned rooms, °C.
 _AMBIENT_C = (19.0, 24.0)
+# Profiles move over minutes; a room re-reads its expected occupancy once a simulated minute.
 _TARGET_REFRESH = timedelta(minutes=1)
 
 
@@ -156,7 +158,6 @@ class RoomSim:
         if not self.site.is_open(now):
             return 0.0
         if self._target_until is None or now >= self._target_until or now < self._target_at:
-            # Profiles move over minutes; evaluating once a simulated minute is plenty.
             self._target = expected_occupancy(self.site.site, self.room, now, check_hours=False)
             self._target_at = now
             self._target_until = now + _TARGET_REFRESH

@@ -35,6 +35,7 @@ __all__ = ["SimSettings", "main"]
 
 log = logging.getLogger(__name__)
 
+# The coarsest world step at high speeds: the shortest rule durations are tens of seconds.
 _MAX_STEP_CAP = timedelta(seconds=60)
 
 
