@@ -298,6 +298,21 @@ class Battery(_Step):
         return []
 
 
+class Tamper(_Step):
+    """A device's cover is opened or it is pulled off its base (``tamper: false`` puts it back)."""
+
+    action: Literal["tamper"]
+    device: Id
+    tamper: bool = True
+
+    def check(self, fleet: Fleet, where: str) -> None:
+        _device(fleet, self.device, where, SimDevice, "a device")
+
+    def apply(self, fleet: Fleet, now: datetime) -> list[Event]:
+        _device(fleet, self.device, "tamper", SimDevice, "a device").tampered = self.tamper
+        return []
+
+
 class SelfTest(_Step):
     """Run a detector's self-test now (as the down/cmd ``self_test`` command would)."""
 
@@ -412,6 +427,7 @@ Step = Annotated[
     | Fault
     | Battery
     | SelfTest
+    | Tamper
     | DriftCounter
     | UplinkLoss
     | RestartBroker
@@ -520,6 +536,7 @@ _ACTIONS = {
         Fault,
         Battery,
         SelfTest,
+        Tamper,
         DriftCounter,
         UplinkLoss,
         RestartBroker,

@@ -50,6 +50,8 @@ class SimDevice:
         self.rssi = self.rng.randint(-85, -45)
         self._last: datetime = start
         self._low_reported = False
+        self.tampered = False  # cover opened or device pulled off its base
+        self._tamper_reported = False
 
     @property
     def battery_low(self) -> bool:
@@ -70,7 +72,11 @@ class SimDevice:
             out.extend(self.heartbeat(now, ts))
             missed = (now - self.due) // self.interval
             self.due += self.interval * (missed + 1)
-        if now >= self.health_due or (self.battery_low and not self._low_reported):
+        if self.tampered != self._tamper_reported:
+            # Tamper is reported at once, both ways (an alarm-class reading when set).
+            self._tamper_reported = self.tampered
+            out.append(self.health(ts))
+        elif now >= self.health_due or (self.battery_low and not self._low_reported):
             out.append(self.health(ts))
             self._low_reported = self.battery_low
             if now >= self.health_due:
@@ -98,5 +104,6 @@ class SimDevice:
             battery_low=self.battery_low if self.battery is not None else None,
             signal_lqi=self.lqi,
             rssi_dbm=self.rssi,
+            tamper=self.tampered,
             fault=fault,
         )

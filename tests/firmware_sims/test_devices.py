@@ -246,3 +246,19 @@ def test_exact_counters_never_drift() -> None:
     events = run(fleet, timedelta(hours=17), step=timedelta(hours=1))
     occ = [r for r in readings(events, "s1-cnt-din") if isinstance(r, OccupancyReading)]
     assert sum(r.entries or 0 for r in occ) == sum(r.exits or 0 for r in occ) > 50
+
+
+def test_tamper_is_reported_at_once_as_an_alarm_class_health_reading(fleet: Fleet) -> None:
+    from firmware_sims.scenarios import Tamper
+
+    fleet.at(fleet.now, Tamper(action="tamper", device="s1-fd-inf"))
+    fleet.at(
+        fleet.now + timedelta(minutes=5), Tamper(action="tamper", device="s1-fd-inf", tamper=False)
+    )
+    events = run(fleet, timedelta(minutes=10))
+    health = [r for r in readings(events, "s1-fd-inf") if isinstance(r, HealthReading)]
+    assert [h.tamper for h in health][:2] == [True, False]
+    assert is_alarm_class(health[0])
+    # Each action applies at the first step at or after its time.
+    assert health[0].ts == MONDAY_10 + timedelta(seconds=10)
+    assert health[1].ts == MONDAY_10 + timedelta(minutes=5)
