@@ -186,8 +186,13 @@ class Fleet:
 
     # -- stepping ----------------------------------------------------------------------------
 
-    def advance(self, to: datetime) -> list[Event]:
-        """Move the world to ``to`` and return what the gateways send meanwhile."""
+    def advance(self, to: datetime, *, partial: bool = True) -> list[Event]:
+        """Move the world to ``to`` and return what the gateways send meanwhile.
+
+        With ``partial=False`` only whole ``max_step`` steps are taken (the world may stop short
+        of ``to``), so the steps fall on the same grid however a real-time clock's ticks slice
+        the time, and the same seed gives the same readings.
+        """
         events: list[Event] = []
         if not self._started:
             self._started = True
@@ -197,6 +202,8 @@ class Fleet:
                 gw.next_heartbeat = self.now + timedelta(seconds=gw.gateway.heartbeat_s)
         while self.now < to:
             step = min(self.max_step, to - self.now)
+            if step < self.max_step and not partial:
+                break
             self.now += step
             self._step(self.now, step.total_seconds(), events)
         return events

@@ -120,9 +120,9 @@ class FleetRunner:
             self.stats.scenarios.append(scenario.name)
             log.info("scenario %s scheduled at %s", scenario.name, begin.isoformat())
 
-    def _tick(self, to: datetime, started: float) -> None:
+    def _tick(self, to: datetime, started: float, *, partial: bool = True) -> None:
         self._take_scenarios()
-        events = self.fleet.advance(to)
+        events = self.fleet.advance(to, partial=partial)
         self.sink.handle(events)
         stats = self.stats
         stats.events += len(events)
@@ -147,7 +147,9 @@ class FleetRunner:
             target = self.clock.now()
             if until is not None:
                 target = min(target, until)
-            self._tick(target, started)
+            # Whole steps only, so the readings do not depend on how the ticks fell; the last
+            # step to ``until`` may be short.
+            self._tick(target, started, partial=target == until)
             self.stats.lag_s = max(0.0, (self.clock.now() - self.fleet.now).total_seconds())
             if until is not None and self.fleet.now >= until:
                 break

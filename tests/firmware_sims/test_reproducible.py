@@ -31,3 +31,15 @@ def test_how_time_is_sliced_does_not_change_the_readings() -> None:
     ra = readings(run(a, timedelta(hours=1), step=timedelta(seconds=10)))
     rb = readings(run(b, timedelta(hours=1), step=timedelta(minutes=5)))
     assert [r.model_dump() for r in ra] == [r.model_dump() for r in rb]
+
+
+def test_whole_steps_only_keep_odd_ticks_from_changing_the_readings() -> None:
+    a = Fleet(demo_registry(), start=MONDAY_10, seed=3)
+    b = Fleet(demo_registry(), start=MONDAY_10, seed=3)
+    ra = readings(run(a, timedelta(minutes=30), step=timedelta(seconds=10)))
+    rb = []
+    t = MONDAY_10
+    while b.now < MONDAY_10 + timedelta(minutes=30):
+        t += timedelta(seconds=7.3)  # ticks that never land on the 10 s grid
+        rb += readings(b.advance(min(t, MONDAY_10 + timedelta(minutes=30)), partial=False))
+    assert [r.model_dump() for r in ra] == [r.model_dump() for r in rb]
