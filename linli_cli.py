@@ -105,6 +105,45 @@ def _cmd_export(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from firmware_sims.cli import main as sim_main
+
+    return sim_main(args)
+
+
+def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = commands.add_parser(
+        "sim",
+        help="run a simulated device fleet against an MQTT broker",
+        description="Simulate gateways and their devices on an accelerated clock, publishing "
+        "straight to MQTT. Settings also come from LINLI_SIM_* environment variables.",
+    )
+    source = sim.add_mutually_exclusive_group()
+    source.add_argument("--registry", metavar="FILE", help="registry YAML (default: demo centres)")
+    source.add_argument("--generate", type=int, metavar="SITES", help="generate SITES centres")
+    sim.add_argument("--rooms-per-site", type=int, default=8, metavar="N")
+    sim.add_argument("--broker", metavar="HOST:PORT", help="MQTT broker (default 127.0.0.1:1883)")
+    sim.add_argument("--speed", type=float, help="simulated seconds per real second (default 60)")
+    sim.add_argument("--start", metavar="ISO", help="simulated start time (default: now)")
+    sim.add_argument(
+        "--anchor", metavar="ISO", help="wall-clock time at which the simulated clock reads --start"
+    )
+    sim.add_argument("--duration", metavar="DUR", help="simulated time to run (10m, 7d…)")
+    sim.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME[@OFFSET]",
+        help="built-in scenario or scenario YAML file, optionally after OFFSET (repeatable)",
+    )
+    sim.add_argument("--site", help="site the built-in scenarios act on")
+    sim.add_argument("--seed", type=int, help="random seed (default 0)")
+    sim.add_argument("--mqtt", choices=["5", "3.1.1"], help="MQTT protocol version (default 5)")
+    sim.add_argument("--list-scenarios", action="store_true", help="list built-in scenarios")
+    sim.add_argument("--no-progress", action="store_true", help="no progress line")
+    sim.set_defaults(handler=_cmd_sim)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -171,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--site-name", action="append", default=[], metavar="ID=NAME")
     export.add_argument("--out", required=True, help="output file")
     export.set_defaults(handler=_cmd_export)
+
+    _add_sim(commands)
     return parser
 
 
