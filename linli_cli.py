@@ -144,6 +144,27 @@ def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sim.set_defaults(handler=_cmd_sim)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from linli_demo import DemoOptions, run_demo
+
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    options = DemoOptions(
+        data_dir=args.data_dir,
+        http_host=args.host,
+        http_port=args.port,
+        broker=args.broker,
+        speed=args.speed,
+        seed=args.seed,
+        run_for_s=args.run_for,
+    )
+    return asyncio.run(run_demo(options))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -151,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Safety and utilization monitoring for community service centres.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo", help="broker, server, simulated centres and dashboard on this machine"
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    demo.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "amqtt"],
+        default="auto",
+        help="embedded broker: a local mosquitto if installed (auto), or amqtt in-process",
+    )
+    demo.add_argument("--speed", type=float, default=3.0, help="clock speed (default 3×)")
+    demo.add_argument("--seed", type=int, default=1, help="simulation seed")
+    demo.add_argument("--data-dir", type=Path, help="keep the demo's data here (default: temp)")
+    demo.add_argument("--run-for", type=float, metavar="S", help="stop after S seconds")
+    demo.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING"])
+    demo.set_defaults(handler=_cmd_demo)
 
     proto = commands.add_parser("protocol", help="the MQTT wire protocol")
     proto_cmds = proto.add_subparsers(metavar="ACTION", required=True)

@@ -7,7 +7,10 @@ It produces observations three ways:
   (seeded values; with ``count_sequence``, occupancy devices report a running count 0, 1, 2…
   so a test can tell exactly which readings arrived);
 - **script**: ``script`` steps ``{at_s, device, fields}`` at clock offsets from the start;
-- **fed**: :meth:`SimulatedDriver.feed` from any thread (device models, tests, the demo).
+- **fed**: :meth:`SimulatedDriver.feed` from any thread (tests);
+- **world**: with ``registry`` (a registry file, or ``"demo"`` for the shipped one), the
+  gateway's devices are the device models of :class:`firmware_sims.GatewayFeed` on their day
+  profiles, polled every ``tick_s`` clock seconds; scenarios are scheduled on :attr:`world`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent import DeviceConfig, DriverContext, Emit, Observation
+from firmware_sims._demo import demo_registry
+from firmware_sims.feed import GatewayFeed
+from firmware_sims.fleet import load_registry
 
 __all__ = ["Options", "ScriptStep", "SimulatedDriver"]
 
@@ -42,6 +48,12 @@ class Options(BaseModel):
     count_sequence: bool = False
     limit: int | None = Field(default=None, ge=0, description="Periodic reports per device")
     script: list[ScriptStep] = Field(default_factory=list)
+    registry: str | None = Field(
+        default=None, description='Registry file whose device models to run, or "demo"'
+    )
+    # Counters and presence sensors report about every 10 s in the models; polling twice as
+    # often keeps a reading's delay well under its reporting interval.
+    tick_s: float = Field(default=5.0, gt=0, le=3600)
 
 
 class SimulatedDriver:
@@ -59,6 +71,19 @@ class SimulatedDriver:
         self._early: list[Observation] = []
         self.self_tests: list[str | None] = []
         self.emitted = 0
+        self.world: GatewayFeed | None = None
+        if self.options.registry is not None:
+            registry = (
+                demo_registry()
+                if self.options.registry == "demo"
+                else load_registry(self.options.registry)
+            )
+            self.world = GatewayFeed(
+                registry,
+                str(context.extras.get("gateway", "")),
+                start=self._clock.now(),
+                seed=self.options.seed,
+            )
 
     def update_devices(self, devices: Sequence[DeviceConfig]) -> None:
         self._devices = list(devices)
@@ -115,6 +140,8 @@ class SimulatedDriver:
                     group.create_task(self._script(emit), name=f"{self.name}-script")
                 if self.options.interval_s is not None:
                     group.create_task(self._periodic(emit), name=f"{self.name}-periodic")
+                if self.world is not None:
+                    group.create_task(self._world(emit, self.world), name=f"{self.name}-world")
                 await asyncio.Event().wait()
         finally:
             with self._lock:
@@ -144,8 +171,19 @@ class SimulatedDriver:
             next_at += self.options.interval_s / self._clock.speed
             await asyncio.sleep(max(0.0, next_at - loop.time()))
 
+    async def _world(self, emit: Emit, world: GatewayFeed) -> None:
+        while True:
+            for reading in world.poll(self._clock.now()):
+                fields = reading.model_dump(mode="json", exclude={"id", "device", "ts"})
+                self.emitted += 1
+                emit(Observation(reading.device, fields, reading.ts))
+            await self._sleep(self.options.tick_s)
+
     async def self_test(self, device: str | None) -> bool:
         """Simulated detectors sound their test, then return to normal."""
+        if self.world is not None:
+            ids = [device] if device is not None else self.world.devices
+            return any([self.world.self_test(d) for d in ids])
         targets = [
             d for d in self._devices if d.kind in {"smoke", "heat"} and device in {None, d.id}
         ]
