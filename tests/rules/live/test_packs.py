@@ -1,0 +1,107 @@
+"""Rule packs: validation errors name file, rule and field; extends; capacities."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.live import PackError, Severity, parse_pack, room_capacities
+from tests.rules.live.factories import national, site
+
+HEAD = "id: test\nversion: '1'\n"
+
+
+def test_the_shipped_national_pack_has_every_rule_of_rules_md_b() -> None:
+    ids = {r.id for r in national().rules}
+    assert ids == {
+        "smoke.alarm",
+        "evacuation.incomplete",
+        "door.held_open",
+        "door.not_released",
+        "room.over_capacity",
+        "after_hours.entry",
+        "device.silent",
+        "gateway.offline",
+        "device.fault",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("- {id: x.y, type: teleport}", "f.yaml: rule 'x.y': type: unknown rule type 'teleport'"),
+        ("- {id: d, type: door_held_open, for: -5}", "f.yaml: rule 'd': for: Input should be"),
+        ("- {id: d, type: door_held_open, for: soon}", "f.yaml: rule 'd': for: Value error"),
+        ("- {id: d, type: door_held_open, colour: red}", "f.yaml: rule 'd': colour: Extra"),
+        ("- {id: d, type: door_held_open, rooms: [r9]}", "f.yaml: rule 'd': rooms: no room 'r9'"),
+        ("- {type: door_held_open}", "f.yaml: rules[0]: a rule without an 'id'"),
+        (
+            "- {id: d, type: door_held_open}\n- {id: d, type: door_held_open}",
+            "f.yaml: rule 'd': id: appears twice",
+        ),
+        (
+            "- {id: e, type: door_held_open, escalate: [{after: 1m, severity: apocalyptic}]}",
+            "f.yaml: rule 'e': escalate.0.severity: Input should be",
+        ),
+    ],
+)
+def test_bad_rules_are_refused_naming_file_rule_and_field(body: str, expected: str) -> None:
+    with pytest.raises(PackError) as err:
+        parse_pack(HEAD + "rules:\n" + body, "f.yaml", sites=[site()])
+    assert str(err.value).startswith(expected), str(err.value)
+
+
+def test_bad_yaml_and_missing_parent_are_refused() -> None:
+    with pytest.raises(PackError, match=r"^f.yaml:2:\d+: not valid YAML"):
+        parse_pack("id: x\n  version: [", "f.yaml")
+    with pytest.raises(PackError, match="extends: no pack 'nowhere'"):
+        parse_pack(HEAD + "extends: nowhere\n", "f.yaml")
+
+
+def test_room_references_resolve_per_site() -> None:
+    pack = parse_pack(
+        HEAD + "rules:\n- {id: d, type: door_held_open, rooms: [s1/r1, r2]}",
+        "f.yaml",
+        sites=[site()],
+    )
+    rule = pack.rules[0]
+    assert rule.applies_to("s1", "r1")
+    assert rule.applies_to("s1", "r2")
+    assert not rule.applies_to("s2", "r1")
+    assert not rule.applies_to("s1", None)
+
+
+def test_a_city_pack_extends_and_overrides_field_by_field() -> None:
+    base = national()
+    city = parse_pack(
+        HEAD
+        + "extends: national\noccupant_load_factors: {day_care: 2.5}\nrules:\n"
+        + "- {id: door.held_open, for: 45s}\n- {id: device.fault, enabled: false}\n"
+        + "- {id: extra.door, type: door_held_open, for: 5m, severity: minor}\n",
+        "city.yaml",
+        parent={"national": base}.get,
+    )
+    held = city.rule("door.held_open")
+    assert held is not None
+    assert held.for_s == 45
+    assert held.severity is Severity.MAJOR
+    assert held.escalate == base.rule("door.held_open").escalate  # type: ignore[union-attr]
+    fault = city.rule("device.fault")
+    assert fault is not None
+    assert not fault.enabled
+    extra = city.rule("extra.door")
+    assert extra is not None
+    assert extra.for_s == 300
+    assert room_capacities(site(), city) == {"r1": 10, "r2": 26}  # 65 / 2.5
+
+
+def test_capacity_prefers_licence_then_places_then_area() -> None:
+    s = site(
+        rooms=[
+            {"id": "a", "name": "甲", "floor": 1, "licensed_capacity": 8, "places": 20},
+            {"id": "b", "name": "乙", "floor": 1, "beds": 12, "area_m2": 300},
+            {"id": "c", "name": "丙", "floor": 1, "area_m2": 100, "function": "dining"},
+            {"id": "d", "name": "丁", "floor": 1, "area_m2": 100},
+        ],
+        gateways=[],
+    )
+    assert room_capacities(s, national()) == {"a": 8, "b": 12, "c": 71}
