@@ -64,7 +64,8 @@ def test_pack_reload_keeps_the_last_good_pack(
     reload_packs_job(pipeline, loader, [site()])
     good = loader.packs["national"]
     (tmp_path / "national.yaml").write_text(
-        "id: national\nversion: '2'\nrules:\n- {id: door.held_open, type: door_held_open, for: -1}\n"
+        "id: national\nversion: '2'\nrules:\n"
+        "- {id: door.held_open, type: door_held_open, for: -1}\n"
     )
     report = loader.load([site()])
     assert report.packs["national"] is good
