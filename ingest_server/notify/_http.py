@@ -38,13 +38,13 @@ class HttpChannel:
         params: dict[str, str] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
+        # httpx's params= would replace the query the robot URL already carries (its token).
+        target = httpx.URL(url).copy_merge_params(params) if params else httpx.URL(url)
         try:
             if content is not None:
-                response = await self._client.post(
-                    url, content=content, headers=headers, params=params
-                )
+                response = await self._client.post(target, content=content, headers=headers)
             else:
-                response = await self._client.post(url, json=body, headers=headers, params=params)
+                response = await self._client.post(target, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise DeliveryFailed(self.name, f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
