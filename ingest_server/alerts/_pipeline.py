@@ -12,7 +12,7 @@ from ingest_server.alerts._models import AlertEvent, AlertPublic
 from ingest_server.alerts._service import AlertService
 from protocol import Clock, GatewayStatus, Reading
 from rules.facility import Site
-from rules.live import Decision, EngineSnapshot, LiveEngine, RulePack
+from rules.live import Decision, EngineSnapshot, LiveEngine, RulePack, TimerState
 
 __all__ = ["AlertPipeline", "Reminder"]
 
@@ -83,6 +83,11 @@ class AlertPipeline:
         """Hand the firing alerts to the reminder (reminders and escalation)."""
         if self.reminder is not None:
             self.reminder(self.service.firing())
+
+    def active(self) -> list[TimerState]:
+        """The engine's pending and firing timers (for the dashboard and tests)."""
+        with self._lock:
+            return self.engine.active()
 
     def save_snapshot(self) -> None:
         """Persist the engine's timers and facts."""

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from ingest_server.alerts import AlertEvent, AlertPipeline, AlertService
 from ingest_server.db import make_engine
 from protocol import ManualClock
+from tests.notify.conftest import http_receiver  # noqa: F401 - a shared fixture
 from tests.rules.live.factories import T0, engine
 
 # Starlette asks for its httpx2 fork in its test client and warns when it falls back to httpx;
