@@ -22,10 +22,23 @@ __all__ = [
     "RULE_TYPES",
     "Condition",
     "Escalation",
+    "Input",
     "RuleBase",
     "Status",
     "rule_type",
 ]
+
+
+class Input(enum.StrEnum):
+    """What a rule reads; a change of one re-evaluates only the rules that read it."""
+
+    SMOKE = "smoke"
+    DOOR = "door"
+    OCCUPANCY = "occupancy"
+    HEALTH = "health"
+    STATUS = "status"  # gateway status messages
+    SEEN = "seen"  # that a device or gateway sent anything at all
+    CLOCK = "clock"  # the passing of time (evaluated on every tick)
 
 
 class Status(enum.Enum):
@@ -64,6 +77,7 @@ class RuleBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     type_name: ClassVar[str] = ""
+    inputs: ClassVar[frozenset[Input]] = frozenset(Input)
 
     type: str
     id: str = Field(min_length=1, max_length=64)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from protocol import DoorRole, DoorState
-from rules.live._base import Condition, RuleBase, Status, rule_type
+from rules.live._base import Condition, Input, RuleBase, Status, rule_type
 from rules.live._facts import SiteView
 from rules.live._model import Duration, Severity, Text
 
@@ -26,6 +26,8 @@ def _door_name(view: SiteView, device: str) -> tuple[Text, str | None]:
 @rule_type("door_held_open")
 class DoorHeldOpen(RuleBase):
     """A normally-closed fire door (常闭式防火门) stays open longer than ``for``."""
+
+    inputs = frozenset({Input.DOOR, Input.CLOCK})
 
     type: Literal["door_held_open"] = "door_held_open"
     severity: Severity = Severity.MAJOR
@@ -57,6 +59,8 @@ class DoorHeldOpen(RuleBase):
 @rule_type("door_not_released")
 class DoorNotReleased(RuleBase):
     """During an active fire alarm, a fire door is still open after ``for`` seconds."""
+
+    inputs = frozenset({Input.SMOKE, Input.DOOR, Input.CLOCK})
 
     type: Literal["door_not_released"] = "door_not_released"
     severity: Severity = Severity.CRITICAL

@@ -32,7 +32,7 @@ from protocol import (
     SmokeState,
 )
 from rules.facility import Device, Gateway, Site
-from rules.live._base import Condition, RuleBase, Status
+from rules.live._base import Condition, Input, RuleBase, Status
 from rules.live._facts import DoorFact, GatewayFact, HealthFact, SiteFacts, SiteView, SmokeFact
 from rules.live._model import Change, Decision, DecisionState, Severity, Text
 from rules.live._pack import RulePack
@@ -45,6 +45,9 @@ SNAPSHOT_VERSION = 1
 _SEEN_IDS = 20_000
 # Ids kept in a snapshot: replays after a server restart are the last few seconds of traffic.
 _SNAPSHOT_IDS = 2_000
+
+
+_INPUT_OF = {"smoke": Input.SMOKE, "door": Input.DOOR, "health": Input.HEALTH}
 
 
 class Phase(enum.StrEnum):
@@ -103,7 +106,9 @@ class LiveEngine:
         self._packs: dict[str, RulePack] = dict(packs)
         self._capacities: dict[str, Mapping[str, int]] = dict(capacities or {})
         self._facts: dict[str, SiteFacts] = {}
-        self._timers: dict[tuple[str, str], TimerState] = {}
+        # Timers per site, then per (rule, subject): a reading only touches its own site's.
+        self._timers: dict[str, dict[tuple[str, str], TimerState]] = {}
+        self._views: dict[str, SiteView] = {}
         self._seen: deque[str] = deque(maxlen=_SEEN_IDS)
         self._seen_set: set[str] = set()
         self.ignored = 0  # readings of devices the registry doesn't know
@@ -121,6 +126,8 @@ class LiveEngine:
         self._gateways = {g.id: s for s in self._sites.values() for g in s.gateways}
         for site_id in self._sites:
             self._facts.setdefault(site_id, SiteFacts(started=self._start))
+            self._timers.setdefault(site_id, {})
+        self._views = {}
 
     def set_packs(self, packs: Mapping[str, RulePack]) -> None:
         """Use new packs (only ever validated ones: the caller keeps the last good pack)."""
@@ -128,6 +135,7 @@ class LiveEngine:
 
     def set_capacities(self, capacities: Mapping[str, Mapping[str, int]]) -> None:
         self._capacities = dict(capacities)
+        self._views = {}
 
     def pack_for(self, site: Site) -> RulePack | None:
         return self._packs.get(site.jurisdiction) or self._packs.get(self._default_pack)
@@ -136,30 +144,56 @@ class LiveEngine:
 
     def on_reading(self, reading: Reading, now: datetime) -> list[Decision]:
         """Take one reading (any site; the device id finds it) and evaluate its site."""
-        if reading.id in self._seen_set:
-            self.duplicates += 1
-            return []
-        self._remember(reading.id)
-        found = self._devices.get(reading.device)
-        if found is None:
-            self.ignored += 1
-            return []
-        site, gateway, device = found
-        facts = self._facts[site.id]
-        facts.last_seen[device.id] = now
-        gw = facts.gateways.get(gateway.id)
-        if gw is None:
-            facts.gateways[gateway.id] = GatewayFact(last_seen=now)
-        else:
-            gw.last_seen = max(gw.last_seen, now)
-        self._apply(facts, site, device, reading, min(reading.ts, now))
-        return self._evaluate(site, now)
+        return self.on_readings((reading,), now)
 
     def on_readings(self, readings: Iterable[Reading], now: datetime) -> list[Decision]:
+        """Take readings in arrival order. A change of state (smoke, door, health) is evaluated
+        at once, so no transition inside a batch is missed; occupancy changes are evaluated once
+        per site at the end, since a count inside a batch is superseded by the next one."""
         out: list[Decision] = []
+        dirty: dict[str, set[Input]] = {}
         for reading in readings:
-            out.extend(self.on_reading(reading, now))
+            if reading.id in self._seen_set:
+                self.duplicates += 1
+                continue
+            self._remember(reading.id)
+            found = self._devices.get(reading.device)
+            if found is None:
+                self.ignored += 1
+                continue
+            site, gateway, device = found
+            facts = self._facts[site.id]
+            facts.last_seen[device.id] = now
+            gw = facts.gateways.get(gateway.id)
+            if gw is None:
+                facts.gateways[gateway.id] = GatewayFact(last_seen=now)
+            else:
+                gw.last_seen = max(gw.last_seen, now)
+            changed = dirty.setdefault(site.id, set())
+            if self._watching_silence(site.id):
+                changed.add(Input.SEEN)
+            if reading.kind == "occupancy":
+                self._apply(facts, site, device, reading, min(reading.ts, now))
+                changed.add(Input.OCCUPANCY)
+                continue
+            changed.add(_INPUT_OF[reading.kind])
+            self._apply(facts, site, device, reading, min(reading.ts, now))
+            out.extend(self._evaluate(site, now, dirty.pop(site.id)))
+        for site_id, changed in dirty.items():
+            if changed:
+                out.extend(self._evaluate(self._sites[site_id], now, changed))
         return out
+
+    def _watching_silence(self, site_id: str) -> bool:
+        """Whether a silence-type alert is open in the site, which any message may clear."""
+        timers = self._timers[site_id]
+        if not timers:
+            return False
+        pack = self.pack_for(self._sites[site_id])
+        if pack is None:
+            return False
+        silence_rules = {r.id for r in pack.rules if Input.SEEN in r.inputs}
+        return any(rule in silence_rules for rule, _ in timers)
 
     def on_status(self, status: GatewayStatus, now: datetime) -> list[Decision]:
         """Take a gateway status: a birth/heartbeat, or the Last Will (state offline)."""
@@ -178,7 +212,7 @@ class LiveEngine:
         elif fact.online:
             fact.online = False
             fact.offline_since = now
-        return self._evaluate(site, now)
+        return self._evaluate(site, now, {Input.STATUS})
 
     def on_occupancy(self, site_id: str, room: str, count: int, now: datetime) -> list[Decision]:
         """Set a room's occupancy when it is computed elsewhere (drift-corrected counters)."""
@@ -187,7 +221,7 @@ class LiveEngine:
             self.ignored += 1
             return []
         self._set_count(self._facts[site_id], room, max(0, count), now)
-        return self._evaluate(site, now)
+        return self._evaluate(site, now, {Input.OCCUPANCY})
 
     def tick(self, now: datetime) -> list[Decision]:
         """Evaluate every site: durations elapsing, silent devices, missed heartbeats."""
@@ -200,7 +234,7 @@ class LiveEngine:
 
     def active(self) -> list[TimerState]:
         """Pending and firing timers."""
-        return [t.model_copy() for t in self._timers.values()]
+        return [t.model_copy() for timers in self._timers.values() for t in timers.values()]
 
     def occupancy(self, site_id: str) -> dict[str, int]:
         facts = self._facts.get(site_id)
@@ -217,7 +251,7 @@ class LiveEngine:
         return EngineSnapshot(
             taken_at=now,
             sites={k: v.model_copy(deep=True) for k, v in self._facts.items()},
-            timers=[t.model_copy(deep=True) for t in self._timers.values()],
+            timers=[t.model_copy(deep=True) for ts in self._timers.values() for t in ts.values()],
             seen_ids=list(self._seen)[-_SNAPSHOT_IDS:],
         )
 
@@ -233,11 +267,11 @@ class LiveEngine:
             restored = facts.model_copy(deep=True)
             restored.shift_silence(downtime)
             self._facts[site_id] = restored
-        self._timers = {
-            (t.rule, t.subject): t.model_copy(deep=True)
-            for t in snapshot.timers
-            if t.site in self._sites
-        }
+        self._timers = {site_id: {} for site_id in self._sites}
+        for timer in snapshot.timers:
+            if timer.site in self._sites:
+                self._timers[timer.site][(timer.rule, timer.subject)] = timer.model_copy(deep=True)
+        self._views = {}
         for reading_id in snapshot.seen_ids:
             self._remember(reading_id)
 
@@ -336,30 +370,49 @@ class LiveEngine:
         if count == 0 and fact.alarm_at is not None and fact.evacuated_at is None:
             fact.evacuated_at = max(ts, fact.alarm_at)
 
-    def _evaluate(self, site: Site, now: datetime) -> list[Decision]:
+    def _view(self, site: Site) -> SiteView:
+        view = self._views.get(site.id)
+        if view is None:
+            view = self._views[site.id] = SiteView(
+                site=site, facts=self._facts[site.id], capacities=self._capacities.get(site.id, {})
+            )
+        view.facts = self._facts[site.id]
+        return view
+
+    def _evaluate(
+        self, site: Site, now: datetime, changed: set[Input] | None = None
+    ) -> list[Decision]:
+        """Evaluate the site's rules that read any of ``changed`` (None: every rule)."""
         pack = self.pack_for(site)
         out: list[Decision] = []
         if pack is None:
             return out
-        view = SiteView(
-            site=site, facts=self._facts[site.id], capacities=self._capacities.get(site.id, {})
-        )
+        view = self._view(site)
+        timers = self._timers[site.id]
         seen: set[tuple[str, str]] = set()
         rules = {r.id: r for r in pack.rules if r.enabled}
-        for rule in rules.values():
+        evaluated = {
+            rule_id
+            for rule_id, rule in rules.items()
+            if changed is None or not rule.inputs.isdisjoint(changed)
+        }
+        for rule_id in evaluated:
+            rule = rules[rule_id]
             for cond in rule.evaluate(view, now):
                 if not rule.applies_to(site.id, cond.room):
                     continue
                 seen.add((rule.id, cond.subject))
                 self._step(rule, cond, site.id, now, out)
-        for key, timer in list(self._timers.items()):
-            if timer.site != site.id or key in seen:
+        for key, timer in list(timers.items()):
+            if key in seen:
                 continue
             rule_now = rules.get(timer.rule)
             if rule_now is None:  # the rule was removed or disabled: end its alerts now
-                del self._timers[key]
+                del timers[key]
                 if timer.phase is not Phase.PENDING:
                     out.append(self._decision(timer, now, DecisionState.RESOLVED, Change.RESOLVED))
+                continue
+            if timer.rule not in evaluated:
                 continue
             gone = Condition(
                 subject=timer.subject,
@@ -377,7 +430,8 @@ class LiveEngine:
         self, rule: RuleBase, cond: Condition, site: str, now: datetime, out: list[Decision]
     ) -> None:
         key = (rule.id, cond.subject)
-        timer = self._timers.get(key)
+        timers = self._timers[site]
+        timer = timers.get(key)
         base = cond.severity or rule.severity
         if timer is None:
             if cond.status is not Status.SET:
@@ -396,14 +450,14 @@ class LiveEngine:
                 device=cond.device,
                 gateway=cond.gateway,
             )
-            self._timers[key] = timer
+            timers[key] = timer
             if (now - since).total_seconds() < rule.for_s:
                 out.append(self._decision(timer, now, DecisionState.PENDING, Change.PENDING, rule))
                 return
 
         if timer.phase is Phase.PENDING:
             if cond.status is Status.CLEAR:
-                del self._timers[key]
+                del timers[key]
                 out.append(self._decision(timer, now, DecisionState.RESOLVED, Change.CANCELLED))
                 return
             if cond.status is Status.SET:
@@ -422,7 +476,7 @@ class LiveEngine:
                 timer.clear_since = now
             assert timer.clear_since is not None
             if (now - timer.clear_since).total_seconds() >= rule.keep_firing_for_s:
-                del self._timers[key]
+                del timers[key]
                 if cond.details:
                     timer.details = cond.details
                 out.append(self._decision(timer, now, DecisionState.RESOLVED, Change.RESOLVED))

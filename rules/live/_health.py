@@ -10,7 +10,7 @@ from pydantic import Field
 
 from protocol import SmokeState
 from rules.facility import Device, DeviceKind
-from rules.live._base import Condition, RuleBase, Status, rule_type
+from rules.live._base import Condition, Input, RuleBase, Status, rule_type
 from rules.live._facts import SiteView
 from rules.live._model import Duration, Severity, Text
 
@@ -53,6 +53,8 @@ def _gateway_down(view: SiteView, gateway_id: str, now: datetime, multiplier: fl
 @rule_type("device_silent")
 class DeviceSilent(RuleBase):
     """No message from a device for longer than its class timeout."""
+
+    inputs = frozenset({Input.SEEN, Input.STATUS, Input.CLOCK})
 
     type: Literal["device_silent"] = "device_silent"
     severity: Severity = Severity.MINOR
@@ -102,6 +104,8 @@ class DeviceSilent(RuleBase):
 class GatewayOffline(RuleBase):
     """A gateway's Last Will arrived, or no status or reading within its heartbeat timeout."""
 
+    inputs = frozenset({Input.SEEN, Input.STATUS, Input.CLOCK})
+
     type: Literal["gateway_offline"] = "gateway_offline"
     severity: Severity = Severity.MAJOR
     # 3 heartbeats: tolerates one late and one lost status message.
@@ -149,6 +153,8 @@ _FAULT_ZH = {
 @rule_type("device_fault")
 class DeviceFault(RuleBase):
     """Battery low, tamper, detector trouble or a failed self-test (NFPA 72 trouble signals)."""
+
+    inputs = frozenset({Input.SMOKE, Input.DOOR, Input.HEALTH})
 
     type: Literal["device_fault"] = "device_fault"
     severity: Severity = Severity.MINOR

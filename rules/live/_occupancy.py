@@ -11,7 +11,7 @@ from pydantic import Field
 
 from protocol import DoorRole, DoorState
 from rules.facility import Site
-from rules.live._base import Condition, RuleBase, Status, rule_type
+from rules.live._base import Condition, Input, RuleBase, Status, rule_type
 from rules.live._facts import SiteView
 from rules.live._model import Duration, Severity, Text
 
@@ -26,6 +26,8 @@ class RoomOverCapacity(RuleBase):
     count falls to ``clear_at_pct`` of capacity (hysteresis), so a count dancing around the limit
     does not raise and clear an alert at every step.
     """
+
+    inputs = frozenset({Input.OCCUPANCY, Input.CLOCK})
 
     type: Literal["room_over_capacity"] = "room_over_capacity"
     severity: Severity = Severity.MAJOR
@@ -89,6 +91,8 @@ def is_open(site: Site, now: datetime, grace: timedelta = timedelta(0)) -> bool:
 @rule_type("after_hours_entry")
 class AfterHoursEntry(RuleBase):
     """A door opens, or people are in a room, outside the site's opening hours."""
+
+    inputs = frozenset({Input.DOOR, Input.OCCUPANCY, Input.CLOCK})
 
     type: Literal["after_hours_entry"] = "after_hours_entry"
     severity: Severity = Severity.WARNING

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from protocol import SmokeState
-from rules.live._base import Condition, RuleBase, Status, rule_type
+from rules.live._base import Condition, Input, RuleBase, Status, rule_type
 from rules.live._facts import SiteView
 from rules.live._model import Duration, Severity, Text
 
@@ -19,6 +19,8 @@ __all__ = ["EvacuationIncomplete", "SmokeAlarm"]
 @rule_type("smoke_alarm")
 class SmokeAlarm(RuleBase):
     """A smoke or heat detector reports alarm; one alert per room. A test is never an alarm."""
+
+    inputs = frozenset({Input.SMOKE, Input.OCCUPANCY})
 
     type: Literal["smoke_alarm"] = "smoke_alarm"
     severity: Severity = Severity.CRITICAL
@@ -58,6 +60,8 @@ class SmokeAlarm(RuleBase):
 @rule_type("evacuation_incomplete")
 class EvacuationIncomplete(RuleBase):
     """People are still in a room ``within`` seconds after a smoke alarm there."""
+
+    inputs = frozenset({Input.SMOKE, Input.OCCUPANCY, Input.CLOCK})
 
     type: Literal["evacuation_incomplete"] = "evacuation_incomplete"
     severity: Severity = Severity.CRITICAL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from protocol import DoorRole, DoorState, SmokeState
 from rules.live import Change, DecisionState, Severity
-from tests.rules.live.factories import at, changes, count, door, engine, only, smoke
+from tests.rules.live.factories import at, changes, count, door, engine, flow, only, smoke
 
 
 def test_smoke_alarm_fires_critical_at_once_with_the_room_count() -> None:
@@ -116,3 +116,19 @@ def test_door_released_in_time_is_only_pending_then_cancelled() -> None:
     )
     out += e.tick(at(200))
     assert changes(out, "door.not_released") == ["pending", "cancelled"]
+
+
+def test_an_alarm_and_its_reset_in_one_batch_still_fire() -> None:
+    e = engine()
+    batch = [smoke("smk1", SmokeState.ALARM, at(0)), smoke("smk1", SmokeState.NORMAL, at(1))]
+    assert changes(e.on_readings(batch, at(2)), "smoke.alarm") == ["fired"]
+
+
+def test_occupancy_in_a_batch_is_evaluated_once_with_the_final_count() -> None:
+    e = engine()
+    e.on_reading(count("pres2", 2, at(0)), at(0))
+    e.on_reading(smoke("smk3", SmokeState.ALARM, at(0)), at(0))
+    e.tick(at(180))
+    out = e.on_readings([flow("cnt1", 3, 0, at(181)), count("pres2", 1, at(181))], at(181))
+    out += e.on_readings([count("pres2", 0, at(182)), count("pres2", 0, at(183))], at(183))
+    assert changes(out, "evacuation.incomplete") == ["updated", "resolved"]
