@@ -34,12 +34,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest_server.alerts import AlertPipeline, AlertService  # noqa: E402
-from ingest_server.alerts.api import router  # noqa: E402
-from ingest_server.alerts._packs import DEFAULT_PACK_DIR  # noqa: E402
-from ingest_server.db import make_engine  # noqa: E402
-from ingest_server.notify import Dispatcher, NotifySettings, build_channels  # noqa: E402
-from protocol import (  # noqa: E402
+from ingest_server.alerts import (
+    DEFAULT_PACK_DIR,
+    AlertPipeline,
+    AlertService,
+)
+from ingest_server.alerts.api import router
+from ingest_server.db import make_engine
+from ingest_server.notify import Dispatcher, NotifySettings, build_channels
+from protocol import (
     AlarmEvent,
     Channel,
     GatewayStatus,
@@ -55,9 +58,9 @@ from protocol import (  # noqa: E402
     readings_of,
     server_subscriptions,
 )
-from rules.facility import Site  # noqa: E402
-from rules.live import LiveEngine, parse_pack  # noqa: E402
-from tests.services import Mosquitto, free_port  # noqa: E402
+from rules.facility import Site
+from rules.live import LiveEngine, parse_pack
+from tests.services import Mosquitto, free_port
 
 SITE, GATEWAY = "bench", "benchgw"
 
