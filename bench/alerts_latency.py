@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -184,9 +185,12 @@ async def measure(args: argparse.Namespace) -> None:
                 )
             )
             serving = asyncio.create_task(server.serve())
-            while not server.started:
+            for _ in range(1000):  # 10 s at most
+                if server.started:
+                    break
                 await asyncio.sleep(0.01)
             arrivals: dict[str, float] = {}
+            waiters: dict[str, asyncio.Event] = {}
             connected = asyncio.Event()
 
             async def read_stream() -> None:
@@ -205,6 +209,7 @@ async def measure(args: argparse.Namespace) -> None:
                             alert = json.loads(line[6:])["alert"]
                             if alert["rule"] == "smoke.alarm":
                                 arrivals.setdefault(alert["subject"], received)
+                                waiters.setdefault(alert["subject"], asyncio.Event()).set()
 
             reader = asyncio.create_task(read_stream())
             await connected.wait()
@@ -214,10 +219,9 @@ async def measure(args: argparse.Namespace) -> None:
 
             async def run(label: str, first_room: int) -> None:
                 latencies: list[float] = []
-                seq = 0
                 for k in range(args.samples):
                     room = first_room + k
-                    seq += 1
+                    seq = k + 1
                     now = clock.now()
                     reading = SmokeReading(
                         id=f"{label}-{k}", device=f"smk{room}", ts=now, state=SmokeState.ALARM
@@ -226,9 +230,9 @@ async def measure(args: argparse.Namespace) -> None:
                     sent = time.monotonic()
                     edge.publish(channel_topic(SITE, GATEWAY, Channel.ALARM), encode(alarm), qos=1)
                     subject = f"{SITE}/r{room}"
-                    deadline = sent + 10
-                    while subject not in arrivals and time.monotonic() < deadline:
-                        await asyncio.sleep(0.0005)
+                    arrived = waiters.setdefault(subject, asyncio.Event())
+                    with contextlib.suppress(TimeoutError):  # a missing sample is counted
+                        await asyncio.wait_for(arrived.wait(), 10)
                     if subject in arrivals:
                         latencies.append((arrivals[subject] - sent) * 1000)
                     await asyncio.sleep(0.02)
