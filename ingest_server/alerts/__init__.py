@@ -27,7 +27,7 @@ from ingest_server.alerts._models import (
     EventKind,
     TransitionPublic,
 )
-from ingest_server.alerts._packs import DEFAULT_PACK_DIR, PackLoader, PackReport
+from ingest_server.alerts._packs import DEFAULT_PACK_DIR, PackLoader, PackReport, check_packs
 from ingest_server.alerts._pipeline import AlertPipeline, Reminder
 from ingest_server.alerts._service import ENGINE_ACTOR, AlertService
 from ingest_server.alerts._tables import AlertRow, EngineSnapshotRow, SilenceRow, TransitionRow
@@ -56,6 +56,7 @@ __all__ = [
     "TransitionPublic",
     "TransitionRow",
     "add_alert_jobs",
+    "check_packs",
     "reload_packs_job",
     "remind_job",
     "snapshot_job",

@@ -10,10 +10,10 @@ from pathlib import Path
 import yaml
 
 import rules
-from rules.facility import Site
+from rules.facility import RegistryError, Site, parse_registry
 from rules.live import PackError, RulePack, parse_pack
 
-__all__ = ["DEFAULT_PACK_DIR", "PackLoader", "PackReport"]
+__all__ = ["DEFAULT_PACK_DIR", "PackLoader", "PackReport", "check_packs"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class PackLoader:
     def packs(self) -> dict[str, RulePack]:
         return dict(self._good)
 
-    def load(self, sites: Iterable[Site] = ()) -> PackReport:
+    def load(self, sites: Iterable[Site] = (), *, log_errors: bool = True) -> PackReport:
         """(Re)load every pack; file I/O, so call it from a thread."""
         site_list = list(sites)
         texts: dict[str, tuple[Path, str]] = {}
@@ -84,7 +84,7 @@ class PackLoader:
                 for stem, (path, _) in pending.items():
                     errors.append(f"{path}: extends: cycle through {stem!r}")
                 break
-        for error in errors:
+        for error in errors if log_errors else ():
             kept = "keeping the last good pack" if self._good else "no pack in force"
             log.error("rule pack refused (%s): %s", kept, error)
         self._good.update(fresh)
@@ -98,3 +98,14 @@ def _extends(text: str) -> str | None:
         return None
     value = data.get("extends") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
+
+
+def check_packs(directory: Path = DEFAULT_PACK_DIR, registry: Path | None = None) -> PackReport:
+    """Validate every pack in ``directory`` (room references against ``registry`` if given)."""
+    sites: list[Site] = []
+    if registry is not None:
+        try:
+            sites = list(parse_registry(registry.read_text(encoding="utf-8"), str(registry)).sites)
+        except (OSError, RegistryError) as exc:
+            return PackReport(packs={}, errors=[str(exc)])
+    return PackLoader(directory).load(sites, log_errors=False)
