@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingest_server.alerts._models import AlertEvent, AlertPublic
 from ingest_server.alerts._service import AlertService
@@ -17,6 +18,10 @@ from rules.live import Decision, EngineSnapshot, LiveEngine, RulePack, TimerStat
 __all__ = ["AlertPipeline", "Reminder"]
 
 log = logging.getLogger(__name__)
+
+# Decisions kept while the database is down: hours of a city's alert traffic; beyond that the
+# oldest go (the engine re-raises anything still true on its next evaluation after restart).
+_MAX_BACKLOG = 10_000
 
 Reminder = Callable[[Sequence[AlertPublic]], None]
 """Called by :meth:`AlertPipeline.remind` with the firing alerts (the dispatcher's remind)."""
@@ -42,6 +47,7 @@ class AlertPipeline:
         self.clock = clock
         self.reminder = reminder
         self._lock = threading.Lock()
+        self._backlog: list[Decision] = []
 
     def set_sites(self, sites: Iterable[Site]) -> None:
         """The registry changed."""
@@ -60,9 +66,7 @@ class AlertPipeline:
 
     def on_readings(self, readings: Iterable[Reading]) -> list[AlertEvent]:
         """Readings stored by the consumer (alarm events too), in arrival order."""
-        with self._lock:
-            decisions = self.engine.on_readings(readings, self.clock.now())
-            return self.service.apply(decisions)
+        return self._run(lambda now: self.engine.on_readings(readings, now))
 
     def on_reading(self, reading: Reading) -> list[AlertEvent]:
         return self.on_readings([reading])
@@ -110,7 +114,31 @@ class AlertPipeline:
             return False
         return True
 
+    def reconcile(self) -> list[AlertEvent]:
+        """Resolve stored open alerts the engine no longer holds (after a start without a usable
+        snapshot, once a first tick has rebuilt what is true now). Call once at start-up."""
+        with self._lock:
+            held = {(t.rule, t.subject) for t in self.engine.active()}
+            return self.service.resolve_absent(held, self.clock.now())
+
+    @property
+    def backlog(self) -> int:
+        """Decisions waiting for the database to take them."""
+        return len(self._backlog)
+
     def _run(self, step: Callable[..., list[Decision]]) -> list[AlertEvent]:
         with self._lock:
-            decisions = step(self.clock.now())
-            return self.service.apply(decisions)
+            decisions = [*self._backlog, *step(self.clock.now())]
+            self._backlog = []
+            try:
+                return self.service.apply(decisions)
+            except SQLAlchemyError as exc:
+                # The engine has moved on; keep its decisions and apply them with the next call,
+                # so a database hiccup delays an alert instead of losing it.
+                self._backlog = decisions[-_MAX_BACKLOG:]
+                log.warning(
+                    "alert database unavailable, %d decisions kept for retry: %s",
+                    len(self._backlog),
+                    str(exc)[:300],
+                )
+                return []

@@ -162,6 +162,26 @@ class AlertService:
         row.acknowledged_by = None
         row.resolved_at = None
 
+    def resolve_absent(self, held: set[tuple[str, str]], now: datetime) -> list[AlertEvent]:
+        """Resolve open alerts whose (rule, subject) the engine does not hold."""
+        open_states = [s.value for s in ACTIVE_STATES]
+        resolved: list[int] = []
+        with self._sessions.begin() as session:
+            rows = session.scalars(select(AlertRow).where(AlertRow.state.in_(open_states))).all()
+            for row in rows:
+                if (row.rule, row.subject) in held:
+                    continue
+                note = "not present when the engine restarted without its saved state"
+                self._transition(session, row, AlertState.RESOLVED, now, "cleared", note=note)
+                row.resolved_at = now
+                resolved.append(row.id)
+            session.flush()
+            out = [
+                self._event(session, EventKind.RESOLVED, i, ENGINE_ACTOR, None) for i in resolved
+            ]
+        self._emit(out)
+        return out
+
     # -- operator actions --------------------------------------------------------------------
 
     def acknowledge(self, alert_id: int, actor: str, note: str | None = None) -> AlertPublic:

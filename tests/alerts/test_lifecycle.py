@@ -17,6 +17,7 @@ from ingest_server.alerts import (
     InvalidAction,
     InvalidInput,
 )
+from ingest_server.db import Base
 from protocol import DoorState, ManualClock, SmokeState
 from rules.live import Severity
 from tests.rules.live.factories import T0, door, engine, smoke
@@ -211,3 +212,38 @@ def test_a_corrupt_snapshot_is_skipped(service: AlertService, clock: ManualClock
 
 def test_no_snapshot_means_a_fresh_start(service: AlertService, clock: ManualClock) -> None:
     assert not AlertPipeline(engine(), service, clock).restore()
+
+
+def test_a_database_outage_delays_decisions_instead_of_losing_them(
+    db: Engine, pipeline: AlertPipeline, service: AlertService, clock: ManualClock
+) -> None:
+    Base.metadata.tables["alert_transitions"].drop(db)
+    assert pipeline.on_reading(smoke("smk1", SmokeState.ALARM, clock.now())) == []
+    assert pipeline.backlog > 0
+    service.create_tables()
+    clock.advance(5)
+    events = pipeline.tick()
+    assert [(e.kind, e.alert.rule) for e in events if e.alert.rule == "smoke.alarm"] == [
+        (EventKind.FIRED, "smoke.alarm")
+    ]
+    assert pipeline.backlog == 0
+
+
+def test_a_start_without_snapshot_resolves_alerts_no_longer_true(
+    db: Engine, pipeline: AlertPipeline, service: AlertService, clock: ManualClock
+) -> None:
+    pipeline.on_reading(door("door1", DoorState.OPEN, clock.now()))
+    clock.advance(60)
+    pipeline.tick()
+    pipeline.on_reading(smoke("smk1", SmokeState.ALARM, clock.now()))
+
+    fresh = AlertPipeline(engine(), AlertService(db, clock), clock)
+    assert not fresh.restore()
+    fresh.on_reading(smoke("smk1", SmokeState.ALARM, clock.now()))  # still alarming
+    fresh.tick()
+    resolved = {e.alert.rule: e for e in fresh.reconcile()}
+    assert set(resolved) == {"door.held_open", "door.not_released"}  # the door state is unknown
+    assert resolved["door.held_open"].alert.state is AlertState.RESOLVED
+    history = service.get(resolved["door.held_open"].alert.id).history
+    assert "restarted without its saved state" in (history[-1].note or "")
+    assert [a.rule for a in service.list_alerts(state=[AlertState.FIRING])] == ["smoke.alarm"]
