@@ -376,7 +376,7 @@ class LiveEngine:
             view = self._views[site.id] = SiteView(
                 site=site, facts=self._facts[site.id], capacities=self._capacities.get(site.id, {})
             )
-        view.facts = self._facts[site.id]
+        view.refresh(self._facts[site.id])
         return view
 
     def _evaluate(

@@ -100,9 +100,26 @@ class SiteView:
     facts: SiteFacts
     capacities: Mapping[str, int]
     _devices: dict[str, tuple[Gateway, Device]] = field(default_factory=dict)
+    _alarms: dict[str | None, datetime] | None = None
 
     def __post_init__(self) -> None:
         self._devices = {d.id: (g, d) for g, d in self.site.devices()}
+
+    def refresh(self, facts: SiteFacts) -> None:
+        """Point at the current facts and forget what was derived from the previous ones."""
+        self.facts = facts
+        self._alarms = None
+
+    def _alarm_starts(self) -> dict[str | None, datetime]:
+        """Start of the active alarm per room (None: detectors without a room), in one pass."""
+        if self._alarms is None:
+            alarms: dict[str | None, datetime] = {}
+            for dev, fact in self.facts.smoke.items():
+                if fact.state is SmokeState.ALARM:
+                    room = self._room_of(dev)
+                    alarms[room] = min(fact.since, alarms.get(room, fact.since))
+            self._alarms = alarms
+        return self._alarms
 
     def device(self, device_id: str) -> Device | None:
         found = self._devices.get(device_id)
@@ -123,16 +140,11 @@ class SiteView:
 
     def room_alarm(self, room_id: str) -> datetime | None:
         """Start of the smoke alarm now active in ``room_id``, else None."""
-        starts = [
-            fact.since
-            for dev, fact in self.facts.smoke.items()
-            if fact.state is SmokeState.ALARM and self._room_of(dev) == room_id
-        ]
-        return min(starts) if starts else None
+        return self._alarm_starts().get(room_id)
 
     def site_alarm(self) -> datetime | None:
         """Start of the earliest smoke alarm now active anywhere in the site, else None."""
-        starts = [f.since for f in self.facts.smoke.values() if f.state is SmokeState.ALARM]
+        starts = self._alarm_starts().values()
         return min(starts) if starts else None
 
     def _room_of(self, device_id: str) -> str | None:
