@@ -49,10 +49,9 @@ class AlertPipeline:
         self._lock = threading.Lock()
         self._backlog: list[Decision] = []
 
-    def set_sites(self, sites: Iterable[Site]) -> None:
-        """The registry changed."""
-        with self._lock:
-            self.engine.set_sites(sites)
+    def set_sites(self, sites: Iterable[Site]) -> list[AlertEvent]:
+        """The registry changed; alerts of removed sites resolve."""
+        return self._run(lambda now: self.engine.set_sites(sites, now))
 
     def set_packs(self, packs: Mapping[str, RulePack]) -> None:
         """New validated packs (from :class:`PackLoader`, which keeps the last good ones)."""

@@ -25,7 +25,14 @@ from rules.live._model import (
     parse_duration,
 )
 from rules.live._occupancy import AfterHoursEntry, RoomOverCapacity, is_open
-from rules.live._pack import PackError, RulePack, parse_pack, room_capacities, room_capacity
+from rules.live._pack import (
+    PackError,
+    RulePack,
+    parse_pack,
+    room_capacities,
+    room_capacity,
+    site_capacities,
+)
 from rules.live._smoke import EvacuationIncomplete, SmokeAlarm
 
 __all__ = [
@@ -62,4 +69,5 @@ __all__ = [
     "room_capacities",
     "room_capacity",
     "rule_type",
+    "site_capacities",
 ]

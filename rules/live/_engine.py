@@ -109,6 +109,7 @@ class LiveEngine:
         # Timers per site, then per (rule, subject): a reading only touches its own site's.
         self._timers: dict[str, dict[tuple[str, str], TimerState]] = {}
         self._views: dict[str, SiteView] = {}
+        self._sites: dict[str, Site] = {}
         self._seen: deque[str] = deque(maxlen=_SEEN_IDS)
         self._seen_set: set[str] = set()
         self.ignored = 0  # readings of devices the registry doesn't know
@@ -117,17 +118,26 @@ class LiveEngine:
 
     # -- configuration -----------------------------------------------------------------------
 
-    def set_sites(self, sites: Iterable[Site]) -> None:
-        """Replace the registry's sites; facts of kept sites are kept."""
+    def set_sites(self, sites: Iterable[Site], now: datetime | None = None) -> list[Decision]:
+        """Replace the registry's sites; facts of kept sites are kept. Alerts of sites that are
+        gone resolve (at ``now``, default the engine's start)."""
         self._sites = {s.id: s for s in sites}
         self._devices: dict[str, tuple[Site, Gateway, Device]] = {
             d.id: (s, g, d) for s in self._sites.values() for g, d in s.devices()
         }
         self._gateways = {g.id: s for s in self._sites.values() for g in s.gateways}
         for site_id in self._sites:
-            self._facts.setdefault(site_id, SiteFacts(started=self._start))
+            self._facts.setdefault(site_id, SiteFacts(started=now or self._start))
             self._timers.setdefault(site_id, {})
         self._views = {}
+        out: list[Decision] = []
+        for site_id in [s for s in self._timers if s not in self._sites]:
+            for timer in self._timers.pop(site_id).values():
+                if timer.phase is not Phase.PENDING:
+                    when = now or self._start
+                    out.append(self._decision(timer, when, DecisionState.RESOLVED, Change.RESOLVED))
+            self._facts.pop(site_id, None)
+        return out
 
     def set_packs(self, packs: Mapping[str, RulePack]) -> None:
         """Use new packs (only ever validated ones: the caller keeps the last good pack)."""

@@ -7,7 +7,7 @@ occupant load factors used for room capacities. Errors name the file, the rule a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rules.facility import Function, Room, Site
 from rules.live._base import RULE_TYPES, RuleBase
 
-__all__ = ["PackError", "RulePack", "parse_pack", "room_capacities", "room_capacity"]
+__all__ = [
+    "PackError",
+    "RulePack",
+    "parse_pack",
+    "room_capacities",
+    "room_capacity",
+    "site_capacities",
+]
 
 
 class PackError(ValueError):
@@ -195,4 +202,16 @@ def room_capacities(site: Site, pack: RulePack) -> dict[str, int]:
         capacity = room_capacity(room, pack)
         if capacity is not None:
             result[room.id] = capacity
+    return result
+
+
+def site_capacities(
+    sites: Iterable[Site], packs: Mapping[str, RulePack], default_pack: str = "national"
+) -> dict[str, dict[str, int]]:
+    """Room capacities of every site under its own pack: the engine's ``capacities`` input."""
+    result: dict[str, dict[str, int]] = {}
+    for site in sites:
+        pack = packs.get(site.jurisdiction) or packs.get(default_pack)
+        if pack is not None:
+            result[site.id] = room_capacities(site, pack)
     return result

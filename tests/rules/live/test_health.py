@@ -105,3 +105,11 @@ def test_unknown_devices_are_ignored_and_counted() -> None:
     e = engine()
     assert e.on_reading(smoke("nobody", SmokeState.ALARM, at(0)), at(0)) == []
     assert e.ignored == 1
+
+
+def test_alerts_of_a_removed_site_resolve() -> None:
+    e = engine()
+    e.on_reading(smoke("smk1", SmokeState.ALARM, at(0)), at(0))
+    out = e.set_sites([], at(10))
+    assert [(d.rule, d.change) for d in out] == [("smoke.alarm", Change.RESOLVED)]
+    assert e.active() == []

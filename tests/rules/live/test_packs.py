@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.live import PackError, Severity, parse_pack, room_capacities
+from rules.live import PackError, Severity, parse_pack, room_capacities, site_capacities
 from tests.rules.live.factories import national, site
 
 HEAD = "id: test\nversion: '1'\n"
@@ -105,3 +105,14 @@ def test_capacity_prefers_licence_then_places_then_area() -> None:
         gateways=[],
     )
     assert room_capacities(s, national()) == {"a": 8, "b": 12, "c": 71}
+
+
+def test_site_capacities_use_each_sites_pack() -> None:
+    city = parse_pack(
+        HEAD + "extends: national\noccupant_load_factors: {day_care: 6.5}\n",
+        "city.yaml",
+        parent={"national": national()}.get,
+    )
+    packs = {"national": national(), "test": city}
+    sites = [site(), site(id="s2", jurisdiction="test")]
+    assert site_capacities(sites, packs) == {"s1": {"r1": 10, "r2": 20}, "s2": {"r1": 10, "r2": 10}}
