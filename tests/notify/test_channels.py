@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -240,3 +241,33 @@ async def test_sse_slow_subscriber_never_blocks_the_others() -> None:
     with pytest.raises(StopAsyncIteration):
         await slow.get()
     assert sse.subscribers == 1
+
+
+@pytest.mark.mosquitto
+async def test_mqtt_channel_recovers_after_a_broker_restart(
+    own_mosquitto: Any, unique_id: str
+) -> None:
+    host, port = own_mosquitto.host, own_mosquitto.port
+    notifier = MqttNotifier("display", host, port, client_id=unique_id)
+    await notifier.start()
+    try:
+        await _poll(lambda: notifier.connected)
+        await notifier.send(_notification(site=unique_id))
+        await asyncio.to_thread(own_mosquitto.stop)
+        await _poll(lambda: not notifier.connected)
+        with pytest.raises(DeliveryFailed) as err:
+            await notifier.send(_notification(site=unique_id))
+        assert err.value.retryable
+        await asyncio.to_thread(own_mosquitto.start)
+        await _poll(lambda: notifier.connected, 40)  # paho's reconnect backoff is capped at 30 s
+        await notifier.send(_notification(site=unique_id))
+    finally:
+        await notifier.aclose()
+
+
+async def _poll(predicate: Callable[[], bool], seconds: float = 10) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from rules.live import PackError, Severity, parse_pack, room_capacities, site_capacities
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rules.live import RULE_TYPES, PackError, Severity, parse_pack, room_capacities, site_capacities
 from tests.rules.live.factories import national, site
 
 HEAD = "id: test\nversion: '1'\n"
@@ -116,3 +121,63 @@ def test_site_capacities_use_each_sites_pack() -> None:
     packs = {"national": national(), "test": city}
     sites = [site(), site(id="s2", jurisdiction="test")]
     assert site_capacities(sites, packs) == {"s1": {"r1": 10, "r2": 20}, "s2": {"r1": 10, "r2": 10}}
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10_000),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["60s", "-5", "5m", "1h30m", "soon", "critical", "fire_door", "r1", "s1/r1"]),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIELDS = st.sampled_from(
+    [
+        "id",
+        "type",
+        "for",
+        "severity",
+        "rooms",
+        "escalate",
+        "keep_firing_for",
+        "within",
+        "roles",
+        "margin_pct",
+        "timeouts",
+        "enabled",
+        "remind_every",
+        "grace",
+        "extends",
+    ]
+)
+_TYPES = st.sampled_from([*sorted(RULE_TYPES), "nope"])
+
+
+@given(
+    rules=st.lists(
+        st.fixed_dictionaries({"id": st.text(max_size=6), "type": _TYPES}).flatmap(
+            lambda base: st.dictionaries(_FIELDS, _VALUES, max_size=4).map(
+                lambda extra: base | extra
+            )
+        ),
+        max_size=4,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_any_pack_is_either_valid_or_refused_with_a_pack_error(rules: list[dict[str, Any]]) -> None:
+    text = yaml.safe_dump({"id": "fuzz", "version": "1", "rules": rules}, allow_unicode=True)
+    try:
+        pack = parse_pack(text, "fuzz.yaml", sites=[site()])
+    except PackError as exc:
+        refusal = str(exc)
+    else:
+        assert all(r.for_s >= 0 and r.keep_firing_for_s >= 0 for r in pack.rules)
+        return
+    assert refusal.startswith("fuzz.yaml")
