@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -87,6 +86,7 @@ class SiteFacts(BaseModel):
 
     def shift_silence(self, by: timedelta) -> None:
         """Move every last-seen time forward, so the server's own downtime isn't silence."""
+        self.started += by
         self.last_seen = {k: v + by for k, v in self.last_seen.items()}
         for gateway in self.gateways.values():
             gateway.last_seen += by
@@ -154,6 +154,3 @@ class SiteView:
     def subject(self, *, room: str | None = None, device: str | None = None) -> str:
         part = room if room is not None else device
         return f"{self.site.id}/{part}"
-
-    def details_time(self, when: datetime | None) -> Any:
-        return when.isoformat() if when else None

@@ -42,10 +42,6 @@ class Severity(enum.StrEnum):
 _RANK = {s: i for i, s in enumerate(Severity)}
 
 
-def max_severity(*values: Severity) -> Severity:
-    return max(values, key=lambda s: s.rank)
-
-
 class DecisionState(enum.StrEnum):
     PENDING = "pending"  # the condition holds, its "for" duration has not elapsed yet
     FIRING = "firing"  # the condition held long enough; people must be told
