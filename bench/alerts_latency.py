@@ -144,7 +144,8 @@ async def measure(args: argparse.Namespace) -> None:
         }
     )
     channels = build_channels(settings, clock)
-    db = make_engine(f"sqlite:///{workdir / 'records.db'}")
+    db_dir = Path(args.db_dir) if args.db_dir else workdir
+    db = make_engine(f"sqlite:///{db_dir / f'records-{workdir.name}.db'}")
     engine = LiveEngine([site], {"national": pack}, {}, start=clock.now())
     processed = [0]
     try:
@@ -287,6 +288,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--load-rate", type=float, default=40, help="batches per second")
     parser.add_argument("--batch", type=int, default=50, help="readings per batch")
+    parser.add_argument(
+        "--db-dir", help="directory of the records database (e.g. /dev/shm to leave out fsync)"
+    )
     args = parser.parse_args()
     print(f"command: .venv/bin/python bench/alerts_latency.py {' '.join(sys.argv[1:])}".rstrip())
     asyncio.run(measure(args))
