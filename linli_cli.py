@@ -165,6 +165,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(options))
 
 
+def _cmd_rules_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ingest_server.alerts import DEFAULT_PACK_DIR, check_packs
+
+    report = check_packs(
+        Path(args.dir) if args.dir else DEFAULT_PACK_DIR,
+        Path(args.registry) if args.registry else None,
+    )
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    for pack in report.packs.values():
+        print(f"{pack.id} {pack.version}: {len(pack.rules)} rules ({pack.source})")
+    return 1 if report.errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -251,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_cmd_export)
 
     _add_sim(commands)
+
+    rules_cmd = commands.add_parser("rules", help="live rule packs")
+    rules_cmds = rules_cmd.add_subparsers(metavar="ACTION", required=True)
+    check = rules_cmds.add_parser("check", help="validate the live rule packs")
+    check.add_argument("--dir", help="pack directory (default: the shipped packs)")
+    check.add_argument("--registry", help="registry YAML to check room references against")
+    check.set_defaults(handler=_cmd_rules_check)
     return parser
 
 

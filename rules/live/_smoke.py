@@ -1,0 +1,112 @@
+"""Fire rules: smoke.alarm and evacuation.incomplete (RULES.md B)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from protocol import SmokeState
+from rules.live._base import Condition, Input, RuleBase, Status, rule_type
+from rules.live._facts import SiteView
+from rules.live._model import Duration, Severity, Text
+
+__all__ = ["EvacuationIncomplete", "SmokeAlarm"]
+
+
+@rule_type("smoke_alarm")
+class SmokeAlarm(RuleBase):
+    """A smoke or heat detector reports alarm; one alert per room. A test is never an alarm."""
+
+    inputs = frozenset({Input.SMOKE, Input.OCCUPANCY})
+
+    type: Literal["smoke_alarm"] = "smoke_alarm"
+    severity: Severity = Severity.CRITICAL
+
+    def evaluate(self, view: SiteView, now: datetime) -> Iterator[Condition]:
+        groups: dict[str, tuple[str | None, list[str], datetime]] = {}
+        for dev, fact in view.facts.smoke.items():
+            if fact.state is not SmokeState.ALARM:
+                continue
+            device = view.device(dev)
+            room = device.room if device else None
+            subject = view.subject(room=room) if room else view.subject(device=dev)
+            _, devices, since = groups.get(subject, (room, [], fact.since))
+            groups[subject] = (room, [*devices, dev], min(since, fact.since))
+        for subject, (room, devices, since) in groups.items():
+            name = view.room_name(room) if room else Text(zh=devices[0], en=devices[0])
+            room_fact = view.facts.rooms.get(room) if room else None
+            details: dict[str, object] = {"devices": sorted(devices)}
+            if room_fact is not None:
+                details["count"] = room_fact.count
+                details["evacuation_s"] = room_fact.evacuation_s()
+            site = view.site_name()
+            yield Condition(
+                subject=subject,
+                status=Status.SET,
+                since=since,
+                room=room,
+                device=devices[0] if len(devices) == 1 else None,
+                details=details,
+                message=Text(
+                    zh=f"火警：{site.zh} {name.zh} 烟感/温感报警",
+                    en=f"Fire alarm: {name.en} at {site.en}, smoke/heat detector in alarm",
+                ),
+            )
+
+
+@rule_type("evacuation_incomplete")
+class EvacuationIncomplete(RuleBase):
+    """People are still in a room ``within`` seconds after a smoke alarm there."""
+
+    inputs = frozenset({Input.SMOKE, Input.OCCUPANCY, Input.CLOCK})
+
+    type: Literal["evacuation_incomplete"] = "evacuation_incomplete"
+    severity: Severity = Severity.CRITICAL
+    # 180 s: RULES.md B default for a day-care room to be empty after its alarm.
+    within_s: Duration = Field(default=180, alias="within")
+
+    def evaluate(self, view: SiteView, now: datetime) -> Iterator[Condition]:
+        site = view.site_name()
+        for room_id, fact in view.facts.rooms.items():
+            if fact.alarm_at is None:
+                continue
+            name = view.room_name(room_id)
+            alarm = view.room_alarm(room_id)
+            deadline = (alarm or fact.alarm_at) + timedelta(seconds=self.within_s)
+            details: dict[str, object] = {
+                "count": fact.count,
+                "count_at_alarm": fact.count_at_alarm,
+                "alarm_at": fact.alarm_at.isoformat(),
+                "evacuation_s": fact.evacuation_s(),
+            }
+            status = (
+                Status.SET
+                if alarm is not None and fact.count > 0 and now >= deadline
+                else Status.CLEAR
+            )
+            if status is Status.SET:
+                message = Text(
+                    zh=f"疏散未完成：{site.zh} {name.zh} 报警 {self.within_s:.0f} 秒后仍有 "
+                    f"{fact.count} 人",
+                    en=f"Evacuation incomplete: {fact.count} people still in {name.en} at "
+                    f"{site.en} {self.within_s:.0f} s after the alarm",
+                )
+            else:
+                evac = fact.evacuation_s()
+                message = Text(
+                    zh=f"{site.zh} {name.zh} 已疏散"
+                    + (f"，用时 {evac:.0f} 秒" if evac is not None else ""),
+                    en=f"{name.en} at {site.en} evacuated"
+                    + (f" in {evac:.0f} s" if evac is not None else ""),
+                )
+            yield Condition(
+                subject=view.subject(room=room_id),
+                status=status,
+                since=deadline,
+                room=room_id,
+                details=details,
+                message=message,
+            )
