@@ -8,6 +8,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest_server.notify import NotifySettings
 from protocol import is_valid_id
 
 __all__ = ["ServerSettings"]
@@ -75,9 +76,48 @@ class ServerSettings(BaseSettings):
     influx_batch_size: int = Field(default=5000, ge=1, le=100_000)
     influx_timeout_s: float = Field(default=10.0, gt=0, le=300)
 
+    # Alerts: live rule packs and notification channels
+    rule_pack_dir: Path | None = Field(
+        default=None, description="Directory of live rule packs (default: the shipped packs)"
+    )
+    notify: NotifySettings | None = Field(
+        default=None,
+        description="Channels and routes as JSON in LINLI_NOTIFY; default: the dashboard's "
+        "event stream (every alert) and on-site displays over MQTT (warning and above)",
+    )
+
     # HTTP API
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+
+    def notify_settings(self) -> NotifySettings:
+        """The configured notification settings, or the default routes."""
+        if self.notify is not None:
+            return self.notify
+        mqtt: dict[str, object] = {
+            "type": "mqtt",
+            "name": "displays",
+            "host": self.mqtt_host,
+            "port": self.mqtt_port,
+            "client_id": f"{self.mqtt_client_id}-alerts",
+        }
+        if self.mqtt_username is not None:
+            mqtt |= {"username": self.mqtt_username, "password": self.mqtt_password}
+        return NotifySettings.model_validate(
+            {
+                "channels": [{"type": "sse", "name": "dashboard"}, mqtt],
+                "routes": [
+                    {
+                        "name": "dashboard",
+                        "channels": ["dashboard"],
+                        "min_severity": "info",
+                        "include_updates": True,
+                        "respect_silence": False,
+                    },
+                    {"name": "displays", "channels": ["displays"], "min_severity": "warning"},
+                ],
+            }
+        )
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Self:

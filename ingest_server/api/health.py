@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ingest_server.api._common import Service
@@ -32,8 +32,13 @@ def readyz(service: Service) -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-def metrics(service: Service) -> PlainTextResponse:
+def metrics(request: Request, service: Service) -> PlainTextResponse:
+    text = service.metrics.render(service.gauges())
+    # Notification channels: sent, failed, retried and dropped per channel.
+    dispatcher = getattr(request.app.state, "notify_dispatcher", None)
+    if dispatcher is not None:
+        text += dispatcher.prometheus()
     return PlainTextResponse(
-        service.metrics.render(service.gauges()),
+        text,
         media_type="text/plain; version=0.0.4; charset=utf-8",
     )

@@ -1,0 +1,108 @@
+"""Alert lifecycle events written into the inspection log: alarms raised, acknowledged (with the
+response time) and resolved; devices and gateways going silent and coming back."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from ingest_server.alerts import AlertEvent, EventKind
+from ingest_server.inspection_log._errors import InspectionLogError
+from ingest_server.inspection_log._log import InspectionLog
+from ingest_server.inspection_log._models import (
+    AlarmAcknowledged,
+    AlarmRaised,
+    AlarmResolved,
+    Category,
+    DeviceBack,
+    DeviceSilent,
+    GatewayBack,
+    GatewaySilent,
+)
+
+__all__ = ["AlertLogWriter"]
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(start: datetime | None, end: datetime) -> float | None:
+    return None if start is None else max(0.0, (end - start).total_seconds())
+
+
+class AlertLogWriter:
+    """Call with each committed :class:`AlertEvent`; appends what an inspector must see."""
+
+    def __init__(self, log_: InspectionLog) -> None:
+        self._log = log_
+        self.failures = 0
+
+    def __call__(self, event: AlertEvent) -> None:
+        entry = self._entry(event)
+        if entry is None:
+            return
+        category, payload = entry
+        try:
+            self._log.append(event.alert.site, category, payload, event.actor, event.at)
+        except (InspectionLogError, SQLAlchemyError):
+            # The alert itself is committed and notified; the log entry is what failed.
+            self.failures += 1
+            log.exception(
+                "inspection log: cannot record %s of alert %s", event.kind, event.alert.id
+            )
+
+    @staticmethod
+    def _entry(event: AlertEvent) -> tuple[Category, BaseModel] | None:
+        alert = event.alert
+        rule = alert.rule
+        since = alert.fired_at or alert.since
+        if rule == "device.silent" and alert.device is not None:
+            if event.kind is EventKind.FIRED:
+                return Category.DEVICE_SILENT, DeviceSilent(
+                    device=alert.device, gateway=alert.gateway, last_seen=alert.since
+                )
+            if event.kind is EventKind.RESOLVED:
+                return Category.DEVICE_BACK, DeviceBack(
+                    device=alert.device,
+                    gateway=alert.gateway,
+                    silent_seconds=_seconds(since, event.at),
+                )
+            return None
+        if rule == "gateway.offline" and alert.gateway is not None:
+            if event.kind is EventKind.FIRED:
+                return Category.GATEWAY_SILENT, GatewaySilent(
+                    gateway=alert.gateway, last_seen=alert.since
+                )
+            if event.kind is EventKind.RESOLVED:
+                return Category.GATEWAY_BACK, GatewayBack(
+                    gateway=alert.gateway, silent_seconds=_seconds(since, event.at)
+                )
+            return None
+        match event.kind:
+            case EventKind.FIRED:
+                return Category.ALARM_RAISED, AlarmRaised(
+                    alert_id=str(alert.id),
+                    rule=rule,
+                    severity=alert.severity.value,
+                    room=alert.room,
+                    device=alert.device,
+                    message=alert.message.zh,
+                )
+            case EventKind.ACKNOWLEDGED:
+                return Category.ALARM_ACKNOWLEDGED, AlarmAcknowledged(
+                    alert_id=str(alert.id),
+                    by=event.actor,
+                    raised_at=since,
+                    response_seconds=_seconds(since, event.at),
+                )
+            case EventKind.RESOLVED:
+                return Category.ALARM_RESOLVED, AlarmResolved(
+                    alert_id=str(alert.id),
+                    by=event.actor,
+                    raised_at=since,
+                    duration_seconds=_seconds(since, event.at),
+                    resolution=event.note or "",
+                )
+        return None
