@@ -15,7 +15,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from paho.mqtt.enums import CallbackAPIVersion
 
 import dashboards
@@ -35,6 +35,7 @@ from protocol import (
     channel_topic,
     encode,
 )
+from tests.dashboards.alerts_stub import AlertService
 from tests.services import Mosquitto, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
@@ -162,10 +163,12 @@ class Fleet:
 class LiveServer:
     """The server app (with the dashboards router) served by uvicorn in a thread."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, *extra: APIRouter) -> None:
         self.app: FastAPI = create_app(settings)
         if not any(getattr(r, "path", None) == "/ui/api/overview" for r in self.app.routes):
             self.app.include_router(dashboards.router)
+        for router in extra:
+            self.app.include_router(router)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Open event streams would hold a graceful shutdown forever; 2 s is plenty for the
@@ -215,8 +218,17 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 class Deployment:
     """What the tests drive: the live server, the ids of its two sites and their gateways."""
 
-    def __init__(self, server: LiveServer, fleet: Fleet, fleet2: Fleet, site: str, site2: str):
+    def __init__(
+        self,
+        server: LiveServer,
+        alerts: AlertService,
+        fleet: Fleet,
+        fleet2: Fleet,
+        site: str,
+        site2: str,
+    ) -> None:
         self.server = server
+        self.alerts = alerts
         self.fleet = fleet
         self.fleet2 = fleet2
         self.site = site
@@ -247,7 +259,8 @@ def deployment(
         registry_path=registry,
         http_port=0,
     )
-    server = LiveServer(settings)
+    alerts = AlertService()
+    server = LiveServer(settings, alerts.router)
     server.start()
     fleet = Fleet(mosquitto, site, f"{site}-gw")
     fleet2 = Fleet(mosquitto, site2, f"{site2}-gw")
@@ -259,7 +272,7 @@ def deployment(
     fleet.door(f"{site}-door-1", DoorState.CLOSED)
     fleet.smoke(f"{site}-smk-1", SmokeState.NORMAL)
     fleet2.count(f"{site2}-cnt-1", 3)
-    deployment = Deployment(server, fleet, fleet2, site, site2)
+    deployment = Deployment(server, alerts, fleet, fleet2, site, site2)
     wait_for(
         lambda: (
             len(server.get("/latest", site=site)) >= 5

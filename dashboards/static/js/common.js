@@ -55,17 +55,24 @@ export function postJSON(url, body) {
 
 let openapiPaths = null;
 
-// Whether the server offers a path (a PENDING template, "{}" for any parameter).
+// Whether an OpenAPI path template serves `wanted` ("{}" stands for any path parameter).
+function serves(template, wanted) {
+  const a = template.split("/");
+  const b = wanted.split("/");
+  return a.length === b.length && a.every((seg, i) => seg === b[i] || seg === "{}");
+}
+
+// Whether the server offers a PENDING path.
 export async function offers(name) {
   if (openapiPaths === null) {
     try {
       const spec = await getJSON(API.openapi());
-      openapiPaths = new Set(Object.keys(spec.paths || {}).map((p) => p.replace(/\{[^}]*\}/g, "{}")));
+      openapiPaths = Object.keys(spec.paths || {}).map((p) => p.replace(/\{[^}]*\}/g, "{}"));
     } catch {
-      openapiPaths = new Set();
+      openapiPaths = [];
     }
   }
-  return openapiPaths.has(PENDING[name]);
+  return openapiPaths.some((p) => serves(p, PENDING[name]));
 }
 
 export function notAvailable(what) {

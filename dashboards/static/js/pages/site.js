@@ -88,9 +88,9 @@ function drawCurve(roomId, spark, points, capacity) {
     grid: { left: 30, right: 8, top: 8, bottom: 20 },
     tooltip: { trigger: "axis" },
     xAxis: { type: "time", min: state.view.day_start, max: new Date(new Date(state.view.day_start).getTime() + 86400e3).toISOString(),
-      axisLabel: { formatter: (v) => formatTime(new Date(v).toISOString(), state.view.timezone, false) } },
+      axisLabel: { hideOverlap: true, formatter: (v) => formatTime(new Date(v).toISOString(), state.view.timezone, false) } },
     yAxis: { type: "value", minInterval: 1, max: capacity ? (v) => Math.max(v.max, capacity) : null },
-    series: [{ type: "line", step: "end", showSymbol: false, data: points, areaStyle: { opacity: 0.15 },
+    series: [{ type: "line", step: "end", showSymbol: points.length < 24, data: points, areaStyle: { opacity: 0.15 },
       markLine: capacity ? { symbol: "none", silent: true, data: [{ yAxis: capacity }], lineStyle: { color: "#b3261e", type: "dashed" }, label: { show: false } } : undefined }],
   });
 }
@@ -133,7 +133,7 @@ function render(view, sites) {
     el("div", { class: "toolbar" }, sitePicker(sites, view.id, (id) => start(id)),
       el("span", { class: "meta" }, `${pick(view.name, view.name_en)} · ${t("common.timezone")} ${view.timezone} · ${t("common.updated")} `,
         el("span", { id: "updated" }, formatTime(view.now, view.timezone)))),
-    view.rooms.length ? sections : el("p", { class: "notice" }, t("site.no_rooms")),
+    ...(view.rooms.length ? sections : [el("p", { class: "notice" }, t("site.no_rooms"))]),
     gateways);
   loadCurves(view, sparks);
 }

@@ -1,0 +1,198 @@
+"""The pages in a real browser (Debian's Chromium, headless) against the real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Route,
+    expect,
+    sync_playwright,
+)
+
+from dashboards import PAGES
+from tests.dashboards.alerts_stub import alert_payload
+from tests.dashboards.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Deployment
+
+# 1366×768 is the commonest office laptop screen; 820×1180 an iPad Air in portrait.
+SIZES = {"laptop": (1366, 768), "tablet": (820, 1180)}
+# Long enough for a page to load its data and draw its charts on a loaded 2-core machine.
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Console:
+    """Console errors and uncaught exceptions of a page."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"{message.text} at {message.location.get('url')}")
+
+    def on_error(self, error: Exception) -> None:
+        self.errors.append(f"uncaught: {error}")
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[tuple[Page, Console]]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    console = Console()
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_error)
+    yield page, console
+    context.close()
+
+
+def _ready_selector(name: str, d: Deployment) -> str:
+    return {
+        "overview": f"tr[data-site='{d.site}'] [data-testid='site-occupancy']",
+        "site": "[data-testid='room-occupancy-nursery']",
+        "alerts": "#alert-table",
+        "utilization": "[data-testid='heatmap'] canvas",
+        "compliance": "[data-testid='scorecard'] tr[data-norm]",
+        "inspections": "[data-testid='log'] [data-testid='not-available']",
+        "signin": "[data-testid='demo-notice']",
+    }[name]
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_page_renders_without_console_errors(
+    deployment: Deployment, browser: Browser, size: str
+) -> None:
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    try:
+        p = context.new_page()
+        p.set_default_timeout(TIMEOUT_MS)
+        console = Console()
+        p.on("console", console.on_console)
+        p.on("pageerror", console.on_error)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for name in PAGES:
+            path = "/ui/" if name == "overview" else f"/ui/{name}?site={deployment.site}"
+            p.goto(f"{deployment.server.url}{path}")
+            p.wait_for_selector(_ready_selector(name, deployment))
+            assert p.locator("h1").inner_text().strip(), f"{name} has no title"
+            p.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
+            assert console.errors == [], f"{name} at {size}: {console.errors}"
+    finally:
+        context.close()
+
+
+def test_site_occupancy_changes_without_reload(
+    deployment: Deployment, page: tuple[Page, Console]
+) -> None:
+    p, console = page
+    d = deployment
+    p.goto(f"{d.server.url}/ui/site?site={d.site}")
+    nursery = p.get_by_test_id("room-occupancy-nursery")
+    canteen = p.get_by_test_id("room-occupancy-canteen")
+    expect(nursery).not_to_have_text("—")
+    before = int(canteen.inner_text())
+    p.evaluate("window.__sameDocument = true")
+    d.fleet.count(f"{d.site}-cnt-1", 11)
+    d.fleet.flow(f"{d.site}-cnt-2", 3, 1)
+    expect(nursery).to_have_text("11")
+    expect(canteen).to_have_text(str(before + 2))
+    d.fleet.count(f"{d.site}-cnt-1", 2)
+    expect(nursery).to_have_text("2")
+    assert p.evaluate("window.__sameDocument") is True, "the page reloaded"
+    assert console.errors == []
+
+
+def test_language_switch_changes_the_labels(
+    deployment: Deployment, page: tuple[Page, Console]
+) -> None:
+    p, console = page
+    p.goto(f"{deployment.server.url}/ui/compliance?site={deployment.site}")
+    expect(p.locator("h1")).to_have_text("合规评分")
+    expect(p.locator("nav a").first).to_have_text("总览")
+    expect(p.locator("[data-testid='scorecard'] th").first).to_have_text("规范")
+    p.get_by_test_id("lang-switch").click()
+    expect(p.locator("h1")).to_have_text("Compliance scorecard")
+    expect(p.locator("nav a").first).to_have_text("Overview")
+    expect(p.locator("[data-testid='scorecard'] th").first).to_have_text("Norm")
+    expect(p.locator("html")).to_have_attribute("lang", "en")
+    p.goto(f"{deployment.server.url}/ui/site?site={deployment.site}")
+    expect(p.locator("h1")).to_have_text("Site, live")
+    p.get_by_test_id("lang-switch").click()
+    expect(p.locator("h1")).to_have_text("场所实时状态")
+    assert console.errors == []
+
+
+def test_new_critical_alert_appears_live_sounds_and_can_be_acknowledged(
+    deployment: Deployment, page: tuple[Page, Console]
+) -> None:
+    p, console = page
+    d = deployment
+    alert_id = f"a-{d.site}"
+    p.goto(f"{d.server.url}/ui/alerts")
+    expect(p.get_by_test_id("no-alerts").or_(p.locator("tr[data-alert]")).first).to_be_visible()
+    p.locator("h1").click()  # a user gesture: browsers start audio only after one
+    p.evaluate("window.__sameDocument = true")
+    response = httpx.post(
+        f"{d.server.url}/test/alerts",
+        content=alert_payload(alert_id, d.site),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    row = p.locator(f"tr[data-alert='{alert_id}']")
+    expect(row).to_have_attribute("data-state", "firing")
+    expect(p.locator("body")).to_have_attribute("data-beeps", "1")
+    row.locator("[data-action='ack']").click()
+    p.get_by_test_id("note").fill("值班员已到场 on site")
+    p.get_by_test_id("confirm").click()
+    expect(row).to_have_attribute("data-state", "acknowledged")
+    assert d.alerts.alerts[alert_id].state == "acknowledged"
+    assert d.alerts.history[alert_id][-1]["note"] == "值班员已到场 on site"
+    row.locator("[data-action='history']").click()
+    expect(p.locator("tr.history li")).to_have_count(2)
+    assert p.evaluate("window.__sameDocument") is True, "the page reloaded"
+    assert console.errors == []
+
+
+def test_pending_services_show_not_available(
+    deployment: Deployment, page: tuple[Page, Console]
+) -> None:
+    p, console = page
+
+    def without_alerts(route: Route) -> None:
+        spec = route.fetch().json()
+        spec["paths"] = {k: v for k, v in spec["paths"].items() if not k.startswith("/alerts")}
+        route.fulfill(json=spec)
+
+    p.route("**/openapi.json", without_alerts)
+    p.goto(f"{deployment.server.url}/ui/alerts")
+    expect(p.get_by_test_id("not-available")).to_be_visible()
+    p.goto(f"{deployment.server.url}/ui/")
+    expect(p.get_by_test_id("not-available")).to_be_visible()
+    p.goto(f"{deployment.server.url}/ui/inspections?site={deployment.site}")
+    expect(p.locator("[data-testid='due'] [data-testid='not-available']")).to_be_visible()
+    for fmt in ("csv", "json", "pdf"):
+        expect(p.locator(f"[data-testid='exports'] [data-format='{fmt}']")).to_be_disabled()
+    assert console.errors == []
