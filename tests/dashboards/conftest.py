@@ -76,6 +76,7 @@ sites:
           - {{id: {site}-cnt-2, kind: counter, room: canteen}}
           - {{id: {site}-door-1, kind: door, role: fire_door, room: canteen}}
           - {{id: {site}-cnt-3, kind: presence, room: elder}}
+          - {{id: {site}-heat-1, kind: heat, room: gym}}
   - id: {site2}
     name: 和睦社区服务站
     rooms:
