@@ -20,10 +20,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ingest_server import StoredReading, StoredStatus
+if TYPE_CHECKING:
+    # Types only: ingest_server includes this package's router, so no import at run time.
+    from ingest_server import StoredReading, StoredStatus
+
 
 __all__ = ["RESET_AT", "LiveEvent", "LiveHub", "RoomLive", "Subscription", "reset_day"]
 

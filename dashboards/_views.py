@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
 from dashboards._live import RESET_AT, LiveHub, reset_day
-from ingest_server import IngestService, StoredReading
 from rules import (
     Capacity,
     ComplianceReport,
@@ -22,6 +21,10 @@ from rules import (
     load_pack,
     room_capacity,
 )
+
+if TYPE_CHECKING:
+    # Types only: ingest_server includes this package's router, so no import at run time.
+    from ingest_server import IngestService, StoredReading
 
 __all__ = [
     "DeviceView",

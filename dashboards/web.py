@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -30,8 +30,11 @@ from pydantic import BaseModel
 
 from dashboards._live import LiveHub
 from dashboards._views import OverviewView, SiteView, overview, site_view
-from ingest_server import IngestService
 from protocol import ID_PATTERN, Clock
+
+if TYPE_CHECKING:
+    # Types only: ingest_server includes this package's router, so no import at run time.
+    from ingest_server import IngestService
 
 __all__ = ["PAGES", "router"]
 
