@@ -35,7 +35,7 @@ from protocol import (
     channel_topic,
     encode,
 )
-from tests.dashboards.alerts_stub import AlertService
+from tests.dashboards.contract_stubs import AlertService, InspectionService
 from tests.services import Mosquitto, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
@@ -223,6 +223,7 @@ class Deployment:
         self,
         server: LiveServer,
         alerts: AlertService,
+        inspections: InspectionService,
         fleet: Fleet,
         fleet2: Fleet,
         site: str,
@@ -230,6 +231,7 @@ class Deployment:
     ) -> None:
         self.server = server
         self.alerts = alerts
+        self.inspections = inspections
         self.fleet = fleet
         self.fleet2 = fleet2
         self.site = site
@@ -261,7 +263,8 @@ def deployment(
         http_port=0,
     )
     alerts = AlertService()
-    server = LiveServer(settings, alerts.router)
+    inspections = InspectionService()
+    server = LiveServer(settings, alerts.router, inspections.router)
     server.start()
     fleet = Fleet(mosquitto, site, f"{site}-gw")
     fleet2 = Fleet(mosquitto, site2, f"{site2}-gw")
@@ -273,7 +276,7 @@ def deployment(
     fleet.door(f"{site}-door-1", DoorState.CLOSED)
     fleet.smoke(f"{site}-smk-1", SmokeState.NORMAL)
     fleet2.count(f"{site2}-cnt-1", 3)
-    deployment = Deployment(server, alerts, fleet, fleet2, site, site2)
+    deployment = Deployment(server, alerts, inspections, fleet, fleet2, site, site2)
     wait_for(
         lambda: (
             len(server.get("/latest", site=site)) >= 5

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,8 +22,8 @@ from playwright.sync_api import (
 )
 
 from dashboards import PAGES
-from tests.dashboards.alerts_stub import alert_payload
 from tests.dashboards.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Deployment
+from tests.dashboards.contract_stubs import alert_payload
 
 # 1366×768 is the commonest office laptop screen; 820×1180 an iPad Air in portrait.
 SIZES = {"laptop": (1366, 768), "tablet": (820, 1180)}
@@ -78,7 +82,7 @@ def _ready_selector(name: str, d: Deployment) -> str:
         "alerts": "#alert-table",
         "utilization": "[data-testid='heatmap'] canvas",
         "compliance": "[data-testid='scorecard'] tr[data-norm]",
-        "inspections": "[data-testid='log'] [data-testid='not-available']",
+        "inspections": "[data-testid='due'] table",
         "signin": "[data-testid='demo-notice']",
     }[name]
 
@@ -186,7 +190,11 @@ def test_pending_services_show_not_available(
 
     def without_alerts(route: Route) -> None:
         spec = route.fetch().json()
-        spec["paths"] = {k: v for k, v in spec["paths"].items() if not k.startswith("/alerts")}
+        spec["paths"] = {
+            k: v
+            for k, v in spec["paths"].items()
+            if not k.startswith("/alerts") and "/inspection" not in k
+        }
         route.fulfill(json=spec)
 
     p.route("**/openapi.json", without_alerts)
@@ -198,4 +206,33 @@ def test_pending_services_show_not_available(
     expect(p.locator("[data-testid='due'] [data-testid='not-available']")).to_be_visible()
     for fmt in ("csv", "json", "pdf"):
         expect(p.locator(f"[data-testid='exports'] [data-format='{fmt}']")).to_be_disabled()
+    assert console.errors == []
+
+
+def test_record_an_inspection_and_download_the_exports(
+    deployment: Deployment, page: tuple[Page, Console]
+) -> None:
+    p, console = page
+    d = deployment
+    p.goto(f"{d.server.url}/ui/inspections?site={d.site}")
+    expect(p.locator("[data-testid='due'] td").first).to_have_text("每日防火巡查")
+    form = p.get_by_test_id("record")
+    form.locator("select[name='kind']").select_option("patrol")
+    form.locator("textarea[name='note']").fill("二楼防火门已关闭, doors closed")
+    form.locator("button[type='submit']").click()
+    expect(p.locator("[data-testid='log'] tbody tr")).to_have_count(1)
+    for fmt in ("csv", "json", "pdf"):
+        with p.expect_download() as info:
+            p.locator(f"[data-testid='exports'] [data-format='{fmt}']").click()
+        data = Path(info.value.path()).read_bytes()
+        if fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+            assert (
+                rows[0]["note"] == "二楼防火门已关闭, doors closed" or rows[0]["kind"] == "patrol"
+            )
+        elif fmt == "json":
+            entries = json.loads(data)
+            assert entries[0]["note"] == "二楼防火门已关闭, doors closed"
+        else:
+            assert data.startswith(b"%PDF")
     assert console.errors == []

@@ -32,10 +32,10 @@ function render(report, sites, siteId) {
     .map((k) => el("th", {}, t(k))));
   const rows = report.results.map((r) => el("tr", { "data-norm": r.norm },
     el("td", {}, el("div", {}, pick(r.title_zh, r.title_en)), el("div", { class: "meta" }, r.norm, r.rooms.length ? ` · ${r.rooms.join(", ")}` : "")),
-    el("td", { class: `status-${r.status}` }, t(`status.${r.status}`)),
+    el("td", { class: `status-${r.status} nowrap`, "data-testid": "verdict" }, t(`status.${r.status}`)),
     el("td", { class: "num" }, figure(r.measured, r.unit)),
-    el("td", { class: "num" }, r.required === null ? "—" : `${r.comparison} ${figure(r.required, r.unit)}`),
-    el("td", {}, t(`comp.${r.level}_level`)),
+    el("td", { class: "num" }, r.required === null ? "—" : `${r.comparison === ">=" ? "≥" : "≤"} ${figure(r.required, r.unit)}`),
+    el("td", { class: "nowrap" }, t(`comp.${r.level}_level`)),
     el("td", {}, `${r.document_number} ${pick(r.source.article_zh, r.source.article_en)}`),
     el("td", {}, pick(r.note_zh, r.note_en))));
   main.replaceChildren(

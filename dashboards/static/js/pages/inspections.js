@@ -63,7 +63,7 @@ async function logSection() {
   const exports = await offers("inspectionExport");
   section.append(el("div", { class: "toolbar", "data-testid": "exports" }, `${t("insp.export")}: `,
     ["csv", "json", "pdf"].map((format) => exports
-      ? el("a", { href: API.inspectionExport(state.site, format, dayStart(state.start), dayStart(state.end)), download: "", "data-format": format }, el("button", { type: "button" }, t(`insp.export_${format}`)))
+      ? el("a", { class: "button", href: API.inspectionExport(state.site, format, dayStart(state.start), dayStart(state.end)), download: "", "data-format": format }, t(`insp.export_${format}`))
       : el("button", { type: "button", disabled: true, title: t("common.not_available"), "data-format": format }, t(`insp.export_${format}`)))));
   if (!(await offers("inspectionLog"))) {
     section.append(notAvailable(t("insp.log")));

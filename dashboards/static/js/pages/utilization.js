@@ -81,12 +81,17 @@ function trend(node, block) {
   });
 }
 
+function roomName(report, id) {
+  const room = state.sites.find((s) => s.id === report.site)?.rooms.find((r) => r.id === id);
+  return room ? pick(room.name, room.name_en) : id;
+}
+
 function findings(report) {
   const items = [];
   for (const u of report.underused) items.push(el("li", { "data-finding": "underused" }, `${t("util.underused")}: ${pick(u.message_zh, u.message_en)}`));
   for (const c of report.complementary) items.push(el("li", { "data-finding": "complementary" }, `${t("util.complementary")}: ${pick(c.message_zh, c.message_en)}`));
-  for (const d of report.drift) items.push(el("li", { "data-finding": "drift" }, `${t("util.drift")}: ${d.room} × ${d.corrections.length}`));
-  if (report.no_data.length) items.push(el("li", { "data-finding": "no_data" }, `${t("util.no_data")}: ${report.no_data.join(", ")}`));
+  for (const d of report.drift) items.push(el("li", { "data-finding": "drift" }, `${t("util.drift")}: ${roomName(report, d.room)} × ${d.corrections.length}`));
+  if (report.no_data.length) items.push(el("li", { "data-finding": "no_data" }, `${t("util.no_data")}: ${report.no_data.map((id) => roomName(report, id)).join(", ")}`));
   return items.length ? el("ul", {}, items) : el("p", {}, t("util.no_findings"));
 }
 
@@ -118,8 +123,8 @@ function render() {
     kpi("util.over_capacity", `${formatNumber(s.minutes_over_capacity)} ${t("common.minutes")}`));
   const capacity = el("section", {}, el("h2", {}, t("util.capacity_used")),
     el("table", {}, el("tbody", {}, block.capacities.map((c) => el("tr", {},
-      el("td", {}, c.room), el("td", { class: "num" }, `${c.value} ${t("common.persons")}`), el("td", {}, pick(c.basis_zh, c.basis_en)))))),
-    block.capacity_unknown.length ? el("p", {}, `${t("util.capacity_unknown")}: ${block.capacity_unknown.join(", ")}`) : null);
+      el("td", {}, roomName(report, c.room)), el("td", { class: "num" }, `${c.value} ${t("common.persons")}`), el("td", {}, pick(c.basis_zh, c.basis_en)))))),
+    block.capacity_unknown.length ? el("p", {}, `${t("util.capacity_unknown")}: ${block.capacity_unknown.map((id) => roomName(report, id)).join(", ")}`) : null);
   const heat = el("div", { class: "chart", "data-testid": "heatmap" });
   const line = el("div", { class: "chart", "data-testid": "trend" });
   main.replaceChildren(controls,

@@ -1,21 +1,27 @@
-"""An in-memory stand-in for the alert service's HTTP contract, so the console is tested
-against that contract while the real service is built elsewhere:
+"""In-memory stand-ins for the alert and inspection services' HTTP contracts, so the console
+and the inspections page are tested against those contracts while the real services are built
+elsewhere:
 
 ``GET /alerts?site=&severity=&state=``, ``POST /alerts/{id}/ack|assign|resolve`` with
 ``{by, note, assignee}``, ``GET /alerts/{id}/history``, ``GET /alerts/stream`` (SSE ``alert``).
 Tests raise alerts with ``POST /test/alerts``.
+
+``GET /sites/{id}/inspections/due``, ``GET|POST /sites/{id}/inspection-log``,
+``GET /sites/{id}/inspection-log/export?format=csv|json|pdf&start&end``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 
@@ -136,3 +142,61 @@ def alert_payload(alert_id: str, site: str, severity: str = "critical") -> str:
             "last_seen": now,
         }
     )
+
+
+class Record(BaseModel):
+    kind: str
+    result: str
+    by: str
+    note: str = ""
+
+
+class InspectionService:
+    def __init__(self) -> None:
+        self.log: dict[str, list[dict[str, Any]]] = {}
+        self.router = self._router()
+
+    def _router(self) -> APIRouter:
+        router = APIRouter()
+
+        @router.get("/sites/{site_id}/inspections/due")
+        def due(site_id: str) -> list[dict[str, Any]]:
+            return [
+                {
+                    "id": "patrol.daily",
+                    "title_zh": "每日防火巡查",
+                    "title_en": "Daily fire patrol",
+                    "due": datetime.now(UTC).isoformat(),
+                    "status": "overdue",
+                }
+            ]
+
+        @router.get("/sites/{site_id}/inspection-log")
+        def log(site_id: str) -> list[dict[str, Any]]:
+            return self.log.get(site_id, [])
+
+        @router.post("/sites/{site_id}/inspection-log")
+        def record(site_id: str, body: Record) -> dict[str, Any]:
+            entry = {"at": datetime.now(UTC).isoformat(), **body.model_dump()}
+            self.log.setdefault(site_id, []).append(entry)
+            return entry
+
+        @router.get("/sites/{site_id}/inspection-log/export")
+        def export(
+            site_id: str, format: Literal["csv", "json", "pdf"], start: datetime, end: datetime
+        ) -> Response:
+            entries = self.log.get(site_id, [])
+            name = f"inspection-{site_id}.{format}"
+            headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+            if format == "json":
+                return Response(json.dumps(entries), media_type="application/json", headers=headers)
+            if format == "csv":
+                out = io.StringIO()
+                writer = csv.DictWriter(out, ["at", "kind", "result", "by", "note"])
+                writer.writeheader()
+                writer.writerows(entries)
+                body = ("\ufeff" + out.getvalue()).encode()
+                return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+            return Response(b"%PDF-1.4\n%%EOF\n", media_type="application/pdf", headers=headers)
+
+        return router
