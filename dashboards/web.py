@@ -18,6 +18,8 @@ puts it on ``app.state.live``.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +43,10 @@ __all__ = ["PAGES", "router"]
 log = logging.getLogger(__name__)
 
 PAGES = ("overview", "site", "alerts", "utilization", "compliance", "inspections", "signin")
+# Pages that draw charts load ECharts (1.1 MB); the others do without it.
+CHART_PAGES = frozenset({"site", "utilization"})
+_ECHARTS = '<script src="/static/vendor/echarts.min.js"></script>'
+
 _TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -58,7 +64,7 @@ SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    hub = LiveHub()
+    hub = LiveHub({s.id: s.timezone for s in app.state.registry.snapshot().sites})
     app.state.live = hub
     app.state.sinks.add(hub)
     try:
@@ -71,7 +77,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(lifespan=_lifespan, include_in_schema=True, tags=["dashboards"])
 
 
-def _static(path: str) -> bytes | None:
+@functools.lru_cache(maxsize=64)
+def _asset(path: str) -> tuple[bytes, str] | None:
+    """An asset's bytes and ETag; package data does not change while the server runs."""
     parts = path.split("/")
     if not path or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         return None
@@ -80,12 +88,19 @@ def _static(path: str) -> bytes | None:
         node = node.joinpath(part)
     if not node.is_file():
         return None
-    return node.read_bytes()
+    data = node.read_bytes()
+    return data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
 def _shell(page: str) -> str:
-    template = resources.files("dashboards").joinpath("static", "page.html").read_text("utf-8")
-    return template.replace("{{page}}", page)
+    found = _asset("page.html")
+    assert found is not None, "dashboards/static/page.html is missing from the package"
+    return (
+        found[0]
+        .decode("utf-8")
+        .replace("{{page}}", page)
+        .replace("{{charts}}", _ECHARTS if page in CHART_PAGES else "")
+    )
 
 
 @router.get("/", include_in_schema=False)
@@ -106,13 +121,18 @@ def page(page: str) -> HTMLResponse:
 
 
 @router.get("/static/{path:path}", include_in_schema=False)
-def static(path: str) -> Response:
+def static(path: str, request: Request) -> Response:
     suffix = path[path.rfind(".") :] if "." in path else ""
     kind = _TYPES.get(suffix)
-    data = _static(path) if kind is not None else None
-    if data is None or kind is None:
+    found = _asset(path) if kind is not None else None
+    if found is None or kind is None:
         raise HTTPException(404, f"no asset {path!r}")
-    return Response(data, media_type=kind, headers={"Cache-Control": "no-cache"})
+    data, etag = found
+    # Revalidate every time (an upgrade must show at once) but send the body only when changed.
+    headers = {"Cache-Control": "no-cache", "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=kind, headers=headers)
 
 
 def _parts(request: Request) -> tuple[IngestService, LiveHub, Clock]:

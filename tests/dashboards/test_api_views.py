@@ -98,7 +98,7 @@ def test_the_stream_pushes_a_rooms_new_occupancy(deployment: Deployment) -> None
         ("/static/css/app.css", 200),
         ("/static/../web.py", 404),
         ("/static/js/..%2F..%2Fweb.py", 404),
-        ("/static/vendor/echarts.LICENSE", 404),
+        ("/static/vendor/echarts.LICENSE.txt", 404),
         ("/static/page.html", 200),
         ("/ui/nope", 404),
         ("/ui/site", 200),
@@ -113,6 +113,18 @@ def test_pages_and_assets(deployment: Deployment, path: str, status: int) -> Non
     if path == "/ui/site":
         assert "/static/js/pages/site.js" in response.text
         assert "/static/vendor/echarts.min.js" in response.text
+    if path == "/ui/":
+        assert "/static/js/pages/overview.js" in response.text
+        assert "echarts" not in response.text, "the overview draws no chart"
+
+
+def test_assets_are_revalidated_by_etag(deployment: Deployment) -> None:
+    url = f"{deployment.server.url}/static/vendor/echarts.min.js"
+    first = httpx.get(url, timeout=10)
+    assert len(first.content) > 500_000
+    again = httpx.get(url, headers={"If-None-Match": first.headers["etag"]}, timeout=10)
+    assert again.status_code == 304
+    assert again.content == b""
 
 
 def test_root_leads_to_the_overview(deployment: Deployment) -> None:

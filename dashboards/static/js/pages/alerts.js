@@ -153,7 +153,7 @@ function upsert(alert, live = false) {
   renderTable();
   if (live && isNew) {
     document.querySelector(`tr[data-alert="${CSS.escape(alert.id)}"]`)?.classList.add("new");
-    if (alert.severity === "critical" && alert.state !== "resolved") beep();
+    if (alert.severity === "critical" && alert.state !== "resolved" && matches(alert)) beep();
   }
 }
 
