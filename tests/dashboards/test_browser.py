@@ -25,8 +25,9 @@ from dashboards import PAGES
 from tests.dashboards.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Deployment
 from tests.dashboards.contract_stubs import alert_payload
 
-# 1366×768 is the commonest office laptop screen; 820×1180 an iPad Air in portrait.
-SIZES = {"laptop": (1366, 768), "tablet": (820, 1180)}
+# 1366×768 is the commonest office laptop screen; 820×1180 an iPad Air in portrait; 2560×1440
+# a control-room wall screen.
+SIZES = {"laptop": (1366, 768), "tablet": (820, 1180), "wall": (2560, 1440)}
 # Long enough for a page to load its data and draw its charts on a loaded 2-core machine.
 TIMEOUT_MS = 15_000
 
@@ -235,4 +236,29 @@ def test_record_an_inspection_and_download_the_exports(
             assert entries[0]["note"] == "二楼防火门已关闭, doors closed"
         else:
             assert data.startswith(b"%PDF")
+    assert console.errors == []
+
+
+def test_overview_lists_a_hundred_sites_and_finds_one(
+    deployment: Deployment, page: tuple[Page, Console]
+) -> None:
+    p, console = page
+    d = deployment
+    for i in range(98):
+        response = httpx.post(
+            f"{d.server.url}/sites",
+            json={
+                "id": f"{d.site}-n{i:02d}",
+                "name": f"第{i:02d}号社区服务站",
+                "name_en": f"Station {i:02d}",
+            },
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+    p.goto(f"{d.server.url}/ui/")
+    expect(p.locator("#site-table tbody tr")).to_have_count(100)
+    p.screenshot(path=str(ARTIFACTS / "overview-100-sites-laptop.png"))
+    p.get_by_placeholder("搜索场所…").fill("第42号")
+    expect(p.locator("#site-table tbody tr")).to_have_count(1)
+    expect(p.locator("#site-table tbody tr")).to_have_attribute("data-site", f"{d.site}-n42")
     assert console.errors == []

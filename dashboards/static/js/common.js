@@ -98,6 +98,21 @@ export function localHour(iso, timeZone) {
   return Number(parts.find((p) => p.type === "hour").value) % 24;
 }
 
+// "YYYY-MM-DD" at 00:00 in `timeZone`, as ISO 8601 with that zone's offset on that day.
+export function zonedMidnight(day, timeZone) {
+  const noon = new Date(`${day}T12:00:00Z`);
+  const name = new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "longOffset" })
+    .formatToParts(noon).find((p) => p.type === "timeZoneName").value;
+  const offset = name === "GMT" ? "+00:00" : name.replace("GMT", "");
+  return `${day}T00:00:00${offset}`;
+}
+
+// Today's date in `timeZone` as "YYYY-MM-DD", shifted by `days`.
+export function zonedDay(timeZone, days = 0) {
+  const when = new Date(Date.now() + days * 86400e3);
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(when);
+}
+
 export function formatNumber(value, digits = 0) {
   if (value === null || value === undefined || Number.isNaN(value)) return "—";
   return new Intl.NumberFormat(currentLang(), { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(value);

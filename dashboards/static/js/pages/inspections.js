@@ -5,7 +5,7 @@
 import { API } from "../endpoints.js";
 import {
   chosenSite, el, errorBox, formatTime, getJSON, notAvailable, offers, postJSON, shell,
-  sitePicker, siteList, user,
+  sitePicker, siteList, user, zonedDay, zonedMidnight,
 } from "../common.js";
 import { pick, t } from "../i18n.js";
 
@@ -14,12 +14,10 @@ const DAY_MS = 86400e3;
 const KINDS = ["patrol", "check", "drill"];
 const state = { sites: [], site: null, start: null, end: null, kind: "" };
 
-function isoDate(date) {
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60e3).toISOString().slice(0, 10);
-}
-
-function dayStart(value) {
-  return new Date(`${value}T00:00:00`).toISOString();
+// The log's range: whole local days of the site, the end date included.
+function range() {
+  const next = new Date(new Date(`${state.end}T12:00:00Z`).getTime() + DAY_MS).toISOString().slice(0, 10);
+  return [zonedMidnight(state.start, timeZone()), zonedMidnight(next, timeZone())];
 }
 
 function timeZone() {
@@ -63,14 +61,15 @@ async function logSection() {
   const exports = await offers("inspectionExport");
   section.append(el("div", { class: "toolbar", "data-testid": "exports" }, `${t("insp.export")}: `,
     ["csv", "json", "pdf"].map((format) => exports
-      ? el("a", { class: "button", href: API.inspectionExport(state.site, format, dayStart(state.start), dayStart(state.end)), download: "", "data-format": format }, t(`insp.export_${format}`))
+      ? el("a", { class: "button", href: API.inspectionExport(state.site, format, ...range()), download: "", "data-format": format }, t(`insp.export_${format}`))
       : el("button", { type: "button", disabled: true, title: t("common.not_available"), "data-format": format }, t(`insp.export_${format}`)))));
   if (!(await offers("inspectionLog"))) {
     section.append(notAvailable(t("insp.log")));
     return section;
   }
   try {
-    const entries = await getJSON(API.inspectionLog(state.site, { start: dayStart(state.start), end: dayStart(state.end), kind: state.kind }));
+    const [start, end] = range();
+    const entries = await getJSON(API.inspectionLog(state.site, { start, end, kind: state.kind }));
     const list = Array.isArray(entries) ? entries : entries.items ?? [];
     const head = el("tr", {}, ["insp.when", "insp.kind", "insp.item", "insp.result", "insp.by", "alerts.note"].map((k) => el("th", {}, t(k))));
     section.append(el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), el("tbody", {}, list.map((e) => el("tr", {},
@@ -126,9 +125,8 @@ async function start() {
       main.replaceChildren(el("p", { class: "notice" }, t("overview.no_sites")));
       return;
     }
-    const today = new Date();
-    state.end = isoDate(new Date(today.getTime() + DAY_MS));
-    state.start = isoDate(new Date(today.getTime() - 30 * DAY_MS));
+    state.end = zonedDay(timeZone());
+    state.start = zonedDay(timeZone(), -30);
     await render();
   } catch (error) {
     main.replaceChildren(errorBox(error));

@@ -89,7 +89,7 @@ function drawCurve(roomId, spark, points, capacity) {
     tooltip: { trigger: "axis" },
     xAxis: { type: "time", min: state.view.day_start, max: new Date(new Date(state.view.day_start).getTime() + 86400e3).toISOString(),
       axisLabel: { hideOverlap: true, formatter: (v) => formatTime(new Date(v).toISOString(), state.view.timezone, false) } },
-    yAxis: { type: "value", minInterval: 1, max: capacity ? (v) => Math.max(v.max, capacity) : null },
+    yAxis: { type: "value", min: 0, minInterval: 1, max: capacity ? (v) => Math.max(v.max, capacity) : null },
     series: [{ type: "line", step: "end", showSymbol: points.length < 24, data: points, areaStyle: { opacity: 0.15 },
       markLine: capacity ? { symbol: "none", silent: true, data: [{ yAxis: capacity }], lineStyle: { color: "#b3261e", type: "dashed" }, label: { show: false } } : undefined }],
   });

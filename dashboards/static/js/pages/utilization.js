@@ -3,30 +3,28 @@
 import { API } from "../endpoints.js";
 import {
   chart, chosenSite, el, errorBox, formatNumber, formatPct, formatTime, functionLabel, getJSON,
-  shell, sitePicker, siteList,
+  shell, sitePicker, siteList, zonedDay, zonedMidnight,
 } from "../common.js";
 import { pick, t } from "../i18n.js";
 
 const main = shell("utilization", "util.title");
-const DAY_MS = 86400e3;
 const state = { sites: [], site: null, report: null, block: "site", days: 7, start: null, end: null };
 
-// A date input's value (YYYY-MM-DD) as the start of that day in the browser's zone, ISO with offset.
-function dayStart(value) {
-  return new Date(`${value}T00:00:00`).toISOString();
+function timeZone() {
+  return state.sites.find((s) => s.id === state.site)?.timezone ?? "Asia/Shanghai";
 }
 
-function isoDate(date) {
-  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60e3);
-  return local.toISOString().slice(0, 10);
-}
-
+// Whole local days of the site ending with today; the request stops at now.
 function setPreset(days) {
-  const end = new Date();
-  end.setHours(0, 0, 0, 0);
-  end.setTime(end.getTime() + DAY_MS);
-  state.end = isoDate(end);
-  state.start = isoDate(new Date(end.getTime() - days * DAY_MS));
+  state.end = zonedDay(timeZone());
+  state.start = zonedDay(timeZone(), 1 - days);
+}
+
+function range() {
+  const start = zonedMidnight(state.start, timeZone());
+  const next = new Date(new Date(`${state.end}T12:00:00Z`).getTime() + 86400e3).toISOString().slice(0, 10);
+  const end = new Date(Math.min(Date.parse(zonedMidnight(next, timeZone())), Date.now())).toISOString();
+  return [start, end];
 }
 
 function blocks(report) {
@@ -98,12 +96,12 @@ function findings(report) {
 function render() {
   const report = state.report;
   const controls = el("div", { class: "toolbar" },
-    sitePicker(state.sites, state.site, (id) => { state.site = id; state.block = "site"; load(); }),
+    sitePicker(state.sites, state.site, (id) => { state.site = id; state.block = "site"; setPreset(state.days); load(); }),
     el("label", {}, `${t("util.start")} `, el("input", { type: "date", value: state.start, "data-testid": "start", onchange: (e) => { state.start = e.target.value; } })),
     el("label", {}, `${t("util.end")} `, el("input", { type: "date", value: state.end, "data-testid": "end", onchange: (e) => { state.end = e.target.value; } })),
     el("button", { type: "button", class: "primary", onclick: () => load() }, t("common.apply")),
-    el("button", { type: "button", onclick: () => { setPreset(7); load(); } }, t("util.last7")),
-    el("button", { type: "button", onclick: () => { setPreset(30); load(); } }, t("util.last30")));
+    el("button", { type: "button", onclick: () => { state.days = 7; setPreset(7); load(); } }, t("util.last7")),
+    el("button", { type: "button", onclick: () => { state.days = 30; setPreset(30); load(); } }, t("util.last30")));
   if (!report) {
     main.replaceChildren(controls);
     return;
@@ -143,7 +141,8 @@ function render() {
 async function load() {
   main.replaceChildren(el("p", {}, t("common.loading")));
   try {
-    state.report = await getJSON(API.utilization(state.site, dayStart(state.start), dayStart(state.end)));
+    const [start, end] = range();
+    state.report = await getJSON(API.utilization(state.site, start, end));
     render();
   } catch (error) {
     state.report = null;
