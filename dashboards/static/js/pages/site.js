@@ -17,7 +17,7 @@ function deviceBadge(d, timeZone) {
   let text;
   let cls = "badge";
   if (d.kind === "door") {
-    text = `${t("site.doors")} ${d.id}: ${d.state ? t(`state.${d.state}`) : "—"}`;
+    text = `${d.role ? t(`door.${d.role}`) : t("site.doors")} ${d.id}: ${d.state ? t(`state.${d.state}`) : "—"}`;
     if (d.state === "open" && (d.role === "fire_door")) cls += " warn";
     else if (d.state === "closed") cls += " good";
   } else if (d.kind === "smoke" || d.kind === "heat") {
@@ -52,7 +52,7 @@ function roomCard(room, view) {
     el("h3", {}, pick(room.name, room.name_en)),
     el("div", { class: "meta" }, functionLabel(room.function)),
     el("div", {},
-      el("span", { class: `occ ${loadClass(ratio)}`, "data-testid": `room-occupancy-${room.id}` }, occupancyText(room)),
+      el("span", { class: `occ ${loadClass(ratio)}`, "data-testid": `room-occupancy-${room.id}`, "aria-live": "polite" }, occupancyText(room)),
       el("span", { class: "meta", title: pick(room.capacity_basis_zh, room.capacity_basis_en) ?? "" },
         ` / ${room.capacity ?? "—"} ${t("common.persons")} (${t("site.capacity")})`)),
     el("div", { class: "bar" }, el("span", { class: loadClass(ratio), style: `width:${Math.min(100, (ratio ?? 0) * 100)}%` })),
