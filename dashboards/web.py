@@ -56,7 +56,8 @@ _TYPES = {
 # Proxies and browsers drop an idle stream after 30–60 s; a comment every 15 s keeps it open
 # and lets the server notice a client that went away.
 HEARTBEAT_S = 15.0
-# A browser reconnects this many milliseconds after losing the stream.
+# A browser reconnects this long after losing the stream: back within seconds of a server
+# restart, without a burst of reconnects from every open page.
 RETRY_MS = 2000
 
 SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
@@ -77,6 +78,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(lifespan=_lifespan, include_in_schema=True, tags=["dashboards"])
 
 
+# Room for every asset the package ships (about 20) plus misses for unknown paths.
 @functools.lru_cache(maxsize=64)
 def _asset(path: str) -> tuple[bytes, str] | None:
     """An asset's bytes and ETag; package data does not change while the server runs."""

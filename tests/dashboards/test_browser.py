@@ -180,6 +180,7 @@ def test_new_critical_alert_appears_live_sounds_and_can_be_acknowledged(
     assert d.alerts.history[alert_id][-1]["note"] == "值班员已到场 on site"
     row.locator("[data-action='history']").click()
     expect(p.locator("tr.history li")).to_have_count(2)
+    p.screenshot(path=str(ARTIFACTS / "alerts-live-laptop.png"))
     assert p.evaluate("window.__sameDocument") is True, "the page reloaded"
     assert console.errors == []
 

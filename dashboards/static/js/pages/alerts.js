@@ -88,6 +88,12 @@ function actionDialog(alert, action) {
   dialog.showModal();
 }
 
+function actionLabel(action) {
+  if (!action) return "";
+  const key = `alerts.action.${action}`;
+  return t(key) === key ? action : t(key);
+}
+
 async function showHistory(alert, row) {
   const next = row.nextElementSibling;
   if (next?.classList.contains("history")) {
@@ -103,7 +109,7 @@ async function showHistory(alert, row) {
   try {
     const events = await getJSON(API.alertHistory(alert.id));
     cell.replaceChildren(el("ul", {}, events.map((e) => el("li", {},
-      `${formatTime(e.at ?? e.ts, timeZone(alert.site))} · ${e.action ?? e.state ?? ""} · ${e.by ?? ""} ${e.note ?? ""}`))));
+      `${formatTime(e.at ?? e.ts, timeZone(alert.site))} · ${actionLabel(e.action ?? e.state)} · ${e.by ?? ""}${e.assignee ? ` → ${e.assignee}` : ""} ${e.note ?? ""}`))));
   } catch (error) {
     cell.replaceChildren(error.status === 404 ? notAvailable(t("alerts.history")) : errorBox(error));
   }
