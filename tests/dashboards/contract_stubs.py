@@ -163,10 +163,11 @@ class InspectionService:
         def due(site_id: str) -> list[dict[str, Any]]:
             return [
                 {
-                    "id": "patrol.daily",
+                    "item": "patrol.daily",
+                    "subject": site_id,
                     "title_zh": "每日防火巡查",
                     "title_en": "Daily fire patrol",
-                    "due": datetime.now(UTC).isoformat(),
+                    "due_at": datetime.now(UTC).isoformat(),
                     "status": "overdue",
                 }
             ]

@@ -24,6 +24,12 @@ function timeZone() {
   return state.sites.find((s) => s.id === state.site)?.timezone ?? "Asia/Shanghai";
 }
 
+// A known code in the reader's language, else the code itself.
+function label(prefix, code) {
+  const key = `${prefix}.${code}`;
+  return t(key) === key ? String(code) : t(key);
+}
+
 // Field names of the pending API may differ a little; show what is there.
 function text(item, ...names) {
   for (const n of names) if (item[n] !== undefined && item[n] !== null) return item[n];
@@ -38,11 +44,12 @@ async function dueSection() {
   }
   try {
     const items = await getJSON(API.inspectionsDue(state.site));
-    const head = el("tr", {}, ["insp.item", "insp.next_due", "insp.status"].map((k) => el("th", {}, t(k))));
-    section.append(el("table", {}, el("thead", {}, head), el("tbody", {}, items.map((i) => el("tr", { class: i.status === "overdue" ? "load-over" : null },
+    const head = el("tr", {}, ["insp.item", "alerts.subject", "insp.next_due", "insp.status"].map((k) => el("th", {}, t(k))));
+    section.append(el("table", {}, el("thead", {}, head), el("tbody", {}, items.map((i) => el("tr", { class: i.status === "overdue" || i.status === "never_done" ? "load-over" : null },
       el("td", {}, pick(i.title_zh, i.title_en) ?? text(i, "item", "id")),
-      el("td", {}, formatTime(text(i, "due", "next_due", "due_at"), timeZone())),
-      el("td", {}, String(text(i, "status"))))))));
+      el("td", {}, `${text(i, "subject")}${i.room ? ` · ${i.room}` : ""}`),
+      el("td", {}, formatTime(i.due_at ?? i.due ?? i.next_due, timeZone())),
+      el("td", {}, label("insp.state", text(i, "status"))))))));
   } catch (error) {
     section.append(error.status === 404 ? notAvailable(t("insp.due")) : errorBox(error));
   }
@@ -71,12 +78,16 @@ async function logSection() {
     const [start, end] = range();
     const entries = await getJSON(API.inspectionLog(state.site, { start, end, kind: state.kind }));
     const list = Array.isArray(entries) ? entries : entries.items ?? [];
+    if (!list.length) {
+      section.append(el("p", { class: "notice" }, t("insp.empty")));
+      return section;
+    }
     const head = el("tr", {}, ["insp.when", "insp.kind", "insp.item", "insp.result", "insp.by", "alerts.note"].map((k) => el("th", {}, t(k))));
     section.append(el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), el("tbody", {}, list.map((e) => el("tr", {},
       el("td", {}, formatTime(text(e, "at", "ts", "recorded_at"), timeZone())),
-      el("td", {}, String(text(e, "kind", "type"))),
+      el("td", {}, label("insp.kind", text(e, "kind", "type"))),
       el("td", {}, pick(e.title_zh, e.title_en) ?? String(text(e, "item", "subject"))),
-      el("td", {}, String(text(e, "result", "outcome"))),
+      el("td", {}, label("insp.result", text(e, "result", "outcome"))),
       el("td", {}, String(text(e, "by", "inspector"))),
       el("td", {}, String(text(e, "note", "notes")))))))));
   } catch (error) {
