@@ -138,17 +138,20 @@ def _compliance(site: Site) -> ComplianceReport | None:
 def _devices(site: Site, latest: Iterable[StoredReading], now: datetime) -> list[DeviceView]:
     newest: dict[str, StoredReading] = {}
     state_of: dict[str, StoredReading] = {}
+    health_of: dict[str, StoredReading] = {}
     for s in latest:
         if s.device not in newest or s.ts > newest[s.device].ts:
             newest[s.device] = s
-        if s.kind != "health":
+        if s.kind == "health":
+            health_of[s.device] = s
+        else:
             state_of[s.device] = s
     out: list[DeviceView] = []
     for gateway, device in site.devices():
         last = newest.get(device.id)
         main = state_of.get(device.id)
         fields = main.fields() if main is not None else {}
-        health = next((s for s in latest if s.device == device.id and s.kind == "health"), None)
+        health = health_of.get(device.id)
         if health is not None:
             fields = {**{f"health_{k}": v for k, v in health.fields().items()}, **fields}
         limit = timedelta(seconds=SILENT_FACTOR * device.reporting_interval_s)

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -262,4 +263,23 @@ def test_overview_lists_a_hundred_sites_and_finds_one(
     p.get_by_placeholder("搜索场所…").fill("第42号")
     expect(p.locator("#site-table tbody tr")).to_have_count(1)
     expect(p.locator("#site-table tbody tr")).to_have_attribute("data-site", f"{d.site}-n42")
+    assert console.errors == []
+
+
+def test_utilization_scope_and_range(deployment: Deployment, page: tuple[Page, Console]) -> None:
+    p, console = page
+    d = deployment
+    p.goto(f"{d.server.url}/ui/utilization?site={d.site}")
+    expect(p.get_by_test_id("heatmap").locator("canvas").first).to_be_visible()
+    end = p.get_by_test_id("end").input_value()
+    assert p.get_by_test_id("start").input_value() < end
+    with p.expect_request(lambda r: "/utilization?" in r.url) as request:
+        p.get_by_role("button", name="近 30 天").click()
+    assert "start=" in request.value.url
+    start = date.fromisoformat(p.get_by_test_id("start").input_value())
+    assert (date.fromisoformat(end) - start).days == 29
+    p.get_by_test_id("block").select_option("room:nursery")
+    expect(p.locator("section", has_text="所用容量").locator("tr")).to_have_count(1)
+    expect(p.locator("section", has_text="所用容量")).to_contain_text("托育室")
+    expect(p.get_by_test_id("heatmap").locator("canvas").first).to_be_visible()
     assert console.errors == []

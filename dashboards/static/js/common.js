@@ -234,6 +234,9 @@ export function chosenSite(sites) {
 // The ECharts instance on a node, resized with the window.
 export function chart(node) {
   const instance = window.echarts.init(node, null, { renderer: "canvas" });
-  new ResizeObserver(() => instance.resize()).observe(node);
+  const observer = new ResizeObserver(() => instance.resize());
+  observer.observe(node);
+  const dispose = instance.dispose.bind(instance);
+  instance.dispose = () => { observer.disconnect(); dispose(); };
   return instance;
 }

@@ -8,7 +8,7 @@ import {
 import { pick, t } from "../i18n.js";
 
 const main = shell("utilization", "util.title");
-const state = { sites: [], site: null, report: null, block: "site", days: 7, start: null, end: null };
+const state = { sites: [], site: null, report: null, block: "site", days: 7, start: null, end: null, charts: [] };
 
 function timeZone() {
   return state.sites.find((s) => s.id === state.site)?.timezone ?? "Asia/Shanghai";
@@ -50,7 +50,9 @@ function heatmap(node, block) {
       max = Math.max(max, v);
     }
   }));
-  chart(node).setOption({
+  const instance = chart(node);
+  state.charts.push(instance);
+  instance.setOption({
     animation: false,
     tooltip: { formatter: (p) => `${t(`weekday.${p.value[1]}`)} ${String(p.value[0]).padStart(2, "0")}:00 — ${formatNumber(p.value[2], 1)} ${t("common.persons")}` },
     grid: { left: 50, right: 20, top: 10, bottom: 60 },
@@ -65,7 +67,9 @@ function heatmap(node, block) {
 
 function trend(node, block) {
   const weeks = block.by_week;
-  chart(node).setOption({
+  const instance = chart(node);
+  state.charts.push(instance);
+  instance.setOption({
     animation: false,
     tooltip: { trigger: "axis", valueFormatter: (v) => (v === null ? "—" : `${formatNumber(v, 1)} %`) },
     legend: { top: 0 },
@@ -94,6 +98,7 @@ function findings(report) {
 }
 
 function render() {
+  state.charts.splice(0).forEach((c) => c.dispose());
   const report = state.report;
   const controls = el("div", { class: "toolbar" },
     sitePicker(state.sites, state.site, (id) => { state.site = id; state.block = "site"; setPreset(state.days); load(); }),
