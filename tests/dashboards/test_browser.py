@@ -109,6 +109,16 @@ def test_every_page_renders_without_console_errors(
             assert p.locator("h1").inner_text().strip(), f"{name} has no title"
             p.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
             assert console.errors == [], f"{name} at {size}: {console.errors}"
+            if size != "laptop":
+                continue
+            title_zh = p.locator("h1").inner_text()
+            sep = "&" if "?" in path else "?"
+            p.goto(f"{deployment.server.url}{path}{sep}lang=en")
+            p.wait_for_selector(_ready_selector(name, deployment))
+            assert p.locator("h1").inner_text() != title_zh
+            assert p.locator("html").get_attribute("lang") == "en"
+            p.screenshot(path=str(ARTIFACTS / f"{name}-{size}-en.png"), full_page=True)
+            assert console.errors == [], f"{name} at {size} in English: {console.errors}"
     finally:
         context.close()
 
