@@ -88,6 +88,8 @@ def test_the_stream_pushes_a_rooms_new_occupancy(deployment: Deployment) -> None
     assert {e["site"] for e in found} == {d.site}
     assert found
     assert want.items() <= found[-1].items(), found
+    hub = d.server.app.state.live
+    wait_for(lambda: hub.subscribers == before, 10, "the closed stream to unsubscribe")
 
 
 @pytest.mark.parametrize(

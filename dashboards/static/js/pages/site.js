@@ -153,6 +153,13 @@ function onRoom(event) {
   bar.className = loadClass(ratio);
   bar.style.width = `${Math.min(100, (ratio ?? 0) * 100)}%`;
   document.getElementById("updated").textContent = formatTime(event.ts, state.view.timezone);
+  // A new local day: reload the snapshot so the curves start again at midnight (by the
+  // browser's clock too, so a gateway with a clock ahead cannot cause a reload per event).
+  const dayEnd = Date.parse(state.view.day_start) + 86400e3;
+  if (event.ts && Date.parse(event.ts) >= dayEnd && Date.now() >= dayEnd) {
+    start(state.view.id);
+    return;
+  }
   const instance = state.charts.get(room.id);
   if (instance && event.occupancy !== null && event.ts) {
     const points = state.curves.get(room.id);
