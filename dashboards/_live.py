@@ -8,7 +8,10 @@ asyncio loop with ``call_soon_threadsafe``; it never queries a store.
 Occupancy of a room: the sum of the latest counts of its count-form sensors; else, for door
 counters, entries − exits since the daily reset (03:00 local, as in ``rules.utilization``),
 never below zero. A counter room's baseline comes from the store the first time a page asks
-for the room (:meth:`LiveHub.seed`); until then its events carry ``occupancy: null``.
+for the room (:meth:`LiveHub.seed`, with the ids of the readings it counted); until then its
+events carry ``occupancy: null`` and its readings wait in a small pending list. Counter readings
+are counted once by id (MQTT redeliveries hand the same reading to sinks again, and a reading
+can be both in the seed and handed to the sink after it).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,13 @@ RESET_AT = time(3, 0)
 # Events a slow browser may lag behind before it is told to reload its snapshot; a site page
 # receives a few events per second, so this is minutes of slack.
 QUEUE_SIZE = 1000
+# Counter reading ids remembered per room to count each once: redeliveries and the overlap with
+# a seed concern the last seconds to minutes, and a busy door counter reports about once a
+# minute, so 1024 ids is hours of margin at ~40 kB per room.
+SEEN_IDS = 1024
+# Counter readings held per unseeded room until a page asks for it; beyond this the oldest
+# are dropped (the seed counts them from the store anyway: only the overlap needs them).
+PENDING_MAX = 1024
 
 
 def reset_day(ts: datetime, timezone: str) -> date:
@@ -68,6 +79,13 @@ class RoomLive:
     counter_day: date | None = None
     occupied: dict[str, bool] = field(default_factory=dict)
     ts: datetime | None = None
+    seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    pending: OrderedDict[str, tuple[date, int]] = field(default_factory=OrderedDict)
+
+    def remember(self, reading_id: str) -> None:
+        self.seen[reading_id] = None
+        while len(self.seen) > SEEN_IDS:
+            self.seen.popitem(last=False)
 
     @property
     def has_counter(self) -> bool:
@@ -126,6 +144,7 @@ class LiveHub:
             self._timezones[site] = timezone
 
     def room(self, site: str, room: str) -> RoomLive | None:
+        """A copy of what the hub knows of a room (its values, not its id memory)."""
         with self._lock:
             state = self._rooms.get((site, room))
             if state is None:
@@ -143,8 +162,13 @@ class LiveHub:
         counter_day: date | None,
         occupied: dict[str, bool],
         ts: datetime | None,
+        counter_ids: Collection[str] = (),
     ) -> None:
-        """Set what the store says of a room, keeping anything the hub learnt meanwhile."""
+        """Set what the store says of a room, keeping anything the hub learnt meanwhile.
+
+        ``counter`` is entries − exits since the reset of ``counter_day``, counted from the
+        readings ``counter_ids``; pending readings not among them are added on top.
+        """
         with self._lock:
             state = self._rooms.setdefault((site, room), RoomLive())
             for device, count in counts.items():
@@ -152,8 +176,15 @@ class LiveHub:
             for device, flag in occupied.items():
                 state.occupied.setdefault(device, flag)
             if state.counter is None and counter is not None:
-                state.counter = counter
+                value = counter
+                for reading_id, (day, delta) in state.pending.items():
+                    if day == counter_day and reading_id not in counter_ids:
+                        value = max(0, value + delta)
+                state.counter = value
                 state.counter_day = counter_day
+                for reading_id in (*counter_ids, *state.pending):
+                    state.remember(reading_id)
+                state.pending.clear()
             if state.ts is None or (ts is not None and ts > state.ts):
                 state.ts = ts
 
@@ -214,14 +245,18 @@ class LiveHub:
             state.counts[s.device] = int(fields["count"])
         elif "entries" in fields:
             day = reset_day(s.ts, self._timezones.get(s.site, "Asia/Shanghai"))
+            delta = int(fields["entries"]) - int(fields.get("exits", 0))
             if state.counter is not None and state.counter_day is not None:
                 if day > state.counter_day:
                     state.counter, state.counter_day = 0, day
-                if day == state.counter_day:
-                    delta = int(fields["entries"]) - int(fields.get("exits", 0))
+                if day == state.counter_day and s.id not in state.seen:
+                    state.remember(s.id)
                     state.counter = max(0, state.counter + delta)
             else:
                 state.counter_day = day
+                state.pending[s.id] = (day, delta)
+                while len(state.pending) > PENDING_MAX:
+                    state.pending.popitem(last=False)
         elif "occupied" in fields:
             state.occupied[s.device] = bool(fields["occupied"])
 

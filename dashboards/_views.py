@@ -39,8 +39,11 @@ __all__ = [
 
 # RULES.md B, device.silent / gateway.offline: silent after 3 × the reporting interval.
 SILENT_FACTOR = 3
-# Five-minute buckets divide every UTC offset, so they line up with the 03:00 local reset.
-_COUNTER_STEP = timedelta(minutes=5)
+# Raw readings per store query; within the port's MAX_SERIES_LIMIT (10,000), so a full page
+# means more may follow.
+_PAGE = 5_000
+# Readings a gateway stamped slightly ahead of the server's clock still count.
+_FUTURE_SLACK = timedelta(minutes=5)
 
 
 class DeviceView(BaseModel):
@@ -212,7 +215,7 @@ def _room_occupancy(
         if state is None or (state.has_counter and state.counter is None):
             counts: dict[str, int] = {}
             occupied: dict[str, bool] = {}
-            counter_seen = False
+            counters: list[str] = []
             ts: datetime | None = None
             for device_id in occupancy_devices.get(room.id, []):
                 reading = latest_occ.get(device_id)
@@ -225,8 +228,10 @@ def _room_occupancy(
                 elif "occupied" in fields:
                     occupied[device_id] = bool(fields["occupied"])
                 else:
-                    counter_seen = True
-            counter = _counter_since_reset(service, site, room.id, now) if counter_seen else None
+                    counters.append(device_id)
+            counter, ids = (
+                _counter_since_reset(service, site, counters, now) if counters else (None, set())
+            )
             hub.seed(
                 site.id,
                 room.id,
@@ -235,6 +240,7 @@ def _room_occupancy(
                 today if counter is not None else None,
                 occupied,
                 ts,
+                ids,
             )
             state = hub.room(site.id, room.id)
         if state is None:
@@ -254,14 +260,32 @@ def _room_occupancy(
     return out
 
 
-def _counter_since_reset(service: IngestService, site: Site, room: str, now: datetime) -> int:
+def _counter_since_reset(
+    service: IngestService, site: Site, devices: list[str], now: datetime
+) -> tuple[int, set[str]]:
+    """Entries − exits of ``devices`` since today's reset, never below zero, and the ids of the
+    readings counted (raw readings: the hub must know which ones the value includes)."""
     zone = ZoneInfo(site.timezone)
-    day = reset_day(now, site.timezone)
-    start = datetime.combine(day, RESET_AT, tzinfo=zone)
+    start = datetime.combine(reset_day(now, site.timezone), RESET_AT, tzinfo=zone)
+    end = now + _FUTURE_SLACK
+    readings: dict[str, StoredReading] = {}
+    for device in devices:
+        since = start
+        while True:
+            page = service.store.series(device, since, end, kind="occupancy", limit=_PAGE)
+            fresh = [r for r in page if r.id not in readings]
+            readings.update((r.id, r) for r in fresh)
+            if len(page) < _PAGE or not fresh:
+                break
+            since = page[-1].ts
     value = 0
-    for bucket in service.store.occupancy(site.id, room, start, now + _COUNTER_STEP, _COUNTER_STEP):
-        value = max(0, value + (bucket.entries or 0) - (bucket.exits or 0))
-    return value
+    ids: set[str] = set()
+    for reading in sorted(readings.values(), key=lambda r: (r.ts, r.id)):
+        fields = reading.fields()
+        if "entries" in fields:
+            value = max(0, value + int(fields["entries"]) - int(fields.get("exits", 0)))
+            ids.add(reading.id)
+    return value, ids
 
 
 def site_view(service: IngestService, hub: LiveHub, site: Site, now: datetime) -> SiteView:

@@ -21,6 +21,7 @@ def test_site_view_has_rooms_by_floor_with_live_occupancy(deployment: Deployment
     assert rooms["nursery"]["capacity_basis_en"] == "number of places"
     assert rooms["nursery"]["source"] == "count"
     assert rooms["canteen"]["source"] == "counter"
+    assert rooms["canteen"]["occupancy"] == 16, "20 entries − 4 exits since 03:00"
     assert rooms["gym"]["occupancy"] is None
     assert rooms["gym"]["source"] == "none"
     devices = {d["id"]: d for d in view["devices"]}

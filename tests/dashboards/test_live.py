@@ -45,7 +45,7 @@ def test_counter_rooms_wait_for_a_baseline_then_count_and_reset_at_three() -> No
     state = hub.room("s1", "r1")
     assert state is not None
     assert state.value() is None, "no baseline yet: unknown, never a guess"
-    hub.seed("s1", "r1", {}, 5, date(2026, 11, 23), {}, T0)
+    hub.seed("s1", "r1", {}, 5, date(2026, 11, 23), {}, T0, counter_ids={"a"})
     hub.on_readings([occ("b", "c1", T0 + timedelta(minutes=1), entries=2, exits=1)], T0)
     assert hub.room("s1", "r1").value() == 6  # type: ignore[union-attr]
     hub.on_readings([occ("c", "c1", T0 + timedelta(minutes=2), entries=0, exits=9)], T0)
@@ -57,6 +57,22 @@ def test_counter_rooms_wait_for_a_baseline_then_count_and_reset_at_three() -> No
     assert state is not None
     assert state.value() == 2
     assert state.counter_day == date(2026, 11, 24)
+
+
+def test_a_reading_in_the_seed_and_handed_over_after_it_counts_once() -> None:
+    hub = LiveHub({"s1": "Asia/Shanghai"})
+    day = date(2026, 11, 23)
+    # "a" was stored, counted by the seed's query, and reaches the sink only after the seed;
+    # "b" reached the sink before the seed and was committed after its query.
+    hub.on_readings([occ("b", "c1", T0 + timedelta(seconds=2), entries=1, exits=0)], T0)
+    hub.seed("s1", "r1", {}, 10, day, {}, T0, counter_ids={"a", "x"})
+    assert hub.room("s1", "r1").value() == 11  # type: ignore[union-attr]
+    hub.on_readings([occ("a", "c1", T0 + timedelta(seconds=1), entries=4, exits=0)], T0)
+    hub.on_readings([occ("b", "c1", T0 + timedelta(seconds=2), entries=1, exits=0)], T0)
+    assert hub.room("s1", "r1").value() == 11, "neither counted twice"  # type: ignore[union-attr]
+    hub.on_readings([occ("c", "c1", T0 + timedelta(seconds=3), entries=2, exits=0)], T0)
+    hub.on_readings([occ("c", "c1", T0 + timedelta(seconds=3), entries=2, exits=0)], T0)
+    assert hub.room("s1", "r1").value() == 13, "a redelivery counts once"  # type: ignore[union-attr]
 
 
 def test_seed_keeps_what_the_hub_learnt_meanwhile() -> None:
