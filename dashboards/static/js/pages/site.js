@@ -25,6 +25,9 @@ function deviceBadge(d, timeZone) {
     if (d.state === "alarm") cls += " bad";
     else if (d.state === "fault") cls += " warn";
     else if (d.state === "normal") cls += " good";
+  } else if ((d.kind === "counter" || d.kind === "presence") && d.silent) {
+    // Counters only show up when silent: their value is the room's occupancy.
+    text = `${t("site.counter")} ${d.id}`;
   } else {
     return null;
   }
@@ -52,7 +55,8 @@ function roomCard(room, view) {
     el("h3", {}, pick(room.name, room.name_en)),
     el("div", { class: "meta" }, functionLabel(room.function)),
     el("div", {},
-      el("span", { class: `occ ${loadClass(ratio)}`, "data-testid": `room-occupancy-${room.id}`, "aria-live": "polite" }, occupancyText(room)),
+      el("span", { class: `occ ${loadClass(ratio)}`, "data-testid": `room-occupancy-${room.id}`, "aria-live": "polite",
+        title: room.updated ? `${t("common.updated")} ${formatTime(room.updated, view.timezone)}` : null }, occupancyText(room)),
       el("span", { class: "meta", title: pick(room.capacity_basis_zh, room.capacity_basis_en) ?? "" },
         ` / ${room.capacity ?? "—"} ${t("common.persons")} (${t("site.capacity")})`)),
     el("div", { class: "bar" }, el("span", { class: loadClass(ratio), style: `width:${Math.min(100, (ratio ?? 0) * 100)}%` })),
@@ -170,8 +174,8 @@ function onRoom(event) {
 
 function onDevice(event) {
   const device = state.view?.devices.find((d) => d.id === event.device);
-  if (!device || event.fields.state === undefined) return;
-  device.state = String(event.fields.state);
+  if (!device) return;
+  if (event.fields.state !== undefined) device.state = String(event.fields.state);
   device.last_seen = event.ts;
   device.silent = false;
   const old = document.querySelector(`[data-device="${CSS.escape(device.id)}"]`);
