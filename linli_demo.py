@@ -175,7 +175,11 @@ async def run_demo(options: DemoOptions) -> int:
             )
             server = uvicorn.Server(
                 uvicorn.Config(
-                    app, host=options.http_host, port=options.http_port, log_level="warning"
+                    app,
+                    host=options.http_host,
+                    port=options.http_port,
+                    log_level="warning",
+                    timeout_graceful_shutdown=3,
                 )
             )
             return await _serve(options, server, registry, clock, data_dir, broker)

@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+import dashboards
 from ingest_server._errors import RegistryConflict, StoreError, StoreUnavailable
 from ingest_server._service import IngestService
 from ingest_server._settings import ServerSettings
@@ -161,6 +162,7 @@ def create_app(
         app.include_router(router)
     app.include_router(inspection_router)
     app.include_router(alerts_router)
+    app.include_router(dashboards.router)
     return app
 
 

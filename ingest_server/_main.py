@@ -55,7 +55,12 @@ def serve(
     try:
         app = create_app(settings, inspection=inspection)
         uvicorn.run(
-            app, host=settings.http_host, port=settings.http_port, log_level=log_level.lower()
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level=log_level.lower(),
+            # Open event streams would otherwise hold shutdown until every browser disconnects.
+            timeout_graceful_shutdown=5,
         )
     except ConfigError as exc:
         print(f"linli server: {exc}", file=sys.stderr)
