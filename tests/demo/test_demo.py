@@ -78,6 +78,19 @@ def test_the_demo_shows_live_occupancy_of_three_centres_within_a_minute(demo: st
     _wait(occupancy_everywhere, 60, "occupancy readings from the three centres")
 
 
+def test_the_demo_raises_an_alert_from_its_first_scenario_within_a_minute(demo: str) -> None:
+    _ready(demo)
+    # The first scenario is a fire drill: the drill's smoke alarm becomes a critical alert.
+    _wait(
+        lambda: any(
+            a["rule"] == "smoke.alarm" and a["severity"] == "critical"
+            for a in _get(f"{demo}/alerts")
+        ),
+        60,
+        "the fire drill's smoke alert",
+    )
+
+
 def _ready(url: str) -> bool:
     _wait(lambda: _get(f"{url}/readyz")["status"] == "ready", 30, "the demo server")
     return True
