@@ -31,6 +31,7 @@ from ingest_server.api import ROUTERS
 from ingest_server.inspection_log import InspectionService, InspectionSettings
 from ingest_server.inspection_log._alerts import AlertLogWriter
 from ingest_server.inspection_log._completion import InspectionSink
+from ingest_server.inspection_log._overdue import OverdueWatcher, schedule_overdue_job
 from ingest_server.inspection_log.api import router as inspection_router
 from ingest_server.notify import Dispatcher, SseBroadcaster, build_channels
 from protocol import Clock, SystemClock
@@ -55,7 +56,8 @@ def create_app(
     ``service`` (IngestService), ``registry``, ``records``, ``store``, ``metrics``,
     ``consumer``, ``engine`` (records SQLAlchemy engine), ``scheduler`` (APScheduler 3
     BackgroundScheduler, started), ``inspection`` (InspectionService), ``alert_service``,
-    ``alert_pipeline`` (live rules → alerts, fed as a sink), ``notify_dispatcher``, ``sse``.
+    ``alert_pipeline`` (live rules → alerts, fed as a sink), ``overdue`` (inspection items
+    overdue → alerts), ``notify_dispatcher``, ``sse``.
     """
     the_clock: Clock = clock or SystemClock()
     # Without explicit inspection settings, periodic reports go beside the telemetry database.
@@ -110,6 +112,10 @@ def create_app(
             registry.add(alert_sink)
             stack.callback(registry.remove, alert_sink)
             add_alert_jobs(scheduler, alerts.pipeline)
+            overdue = OverdueWatcher(
+                service.registry.snapshot, inspection_service.log, alerts.service, the_clock
+            )
+            schedule_overdue_job(scheduler, overdue, the_clock)
 
             # Sinks are in place before the first message is consumed.
             service.start()
@@ -131,6 +137,7 @@ def create_app(
             state.inspection = inspection_service
             state.alert_service = alerts.service
             state.alert_pipeline = alerts.pipeline
+            state.overdue = overdue
             state.notify_dispatcher = dispatcher
             state.sse = next((c for c in channels.values() if isinstance(c, SseBroadcaster)), None)
             yield

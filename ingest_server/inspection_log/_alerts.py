@@ -21,6 +21,7 @@ from ingest_server.inspection_log._models import (
     DeviceSilent,
     GatewayBack,
     GatewaySilent,
+    InspectionOverdue,
 )
 
 __all__ = ["AlertLogWriter"]
@@ -58,6 +59,21 @@ class AlertLogWriter:
         alert = event.alert
         rule = alert.rule
         since = alert.fired_at or alert.since
+        if rule == "inspection.overdue":
+            # The completion that ends it is an entry of its own (a patrol, a test…).
+            if event.kind is not EventKind.FIRED:
+                return None
+            details = alert.details
+            return Category.INSPECTION_OVERDUE, InspectionOverdue(
+                item=str(details["item"]),
+                subject=str(details["subject"]),
+                due_at=datetime.fromisoformat(str(details["due_at"])),
+                last_done=(
+                    datetime.fromisoformat(str(details["last_done"]))
+                    if details.get("last_done")
+                    else None
+                ),
+            )
         if rule == "device.silent" and alert.device is not None:
             if event.kind is EventKind.FIRED:
                 return Category.DEVICE_SILENT, DeviceSilent(
