@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 import dashboards
 from ingest_server._errors import RegistryConflict, StoreError, StoreUnavailable
+from ingest_server._rollups import Rollups, schedule_rollup_job
 from ingest_server._service import IngestService
 from ingest_server._settings import ServerSettings
 from ingest_server._sinks import ReadingSink, SinkRegistry
@@ -57,7 +58,8 @@ def create_app(
     ``consumer``, ``engine`` (records SQLAlchemy engine), ``scheduler`` (APScheduler 3
     BackgroundScheduler, started), ``inspection`` (InspectionService), ``alert_service``,
     ``alert_pipeline`` (live rules → alerts, fed as a sink), ``overdue`` (inspection items
-    overdue → alerts), ``notify_dispatcher``, ``sse``.
+    overdue → alerts), ``rollups`` (daily utilization rollups and findings),
+    ``notify_dispatcher``, ``sse``.
     """
     the_clock: Clock = clock or SystemClock()
     # Without explicit inspection settings, periodic reports go beside the telemetry database.
@@ -116,6 +118,8 @@ def create_app(
                 service.registry.snapshot, inspection_service.log, alerts.service, the_clock
             )
             schedule_overdue_job(scheduler, overdue, the_clock)
+            rollups = Rollups(service.engine, service.store, service.registry.snapshot, the_clock)
+            schedule_rollup_job(scheduler, rollups, the_clock)
 
             # Sinks are in place before the first message is consumed.
             service.start()
@@ -138,6 +142,7 @@ def create_app(
             state.alert_service = alerts.service
             state.alert_pipeline = alerts.pipeline
             state.overdue = overdue
+            state.rollups = rollups
             state.notify_dispatcher = dispatcher
             state.sse = next((c for c in channels.values() if isinstance(c, SseBroadcaster)), None)
             yield
