@@ -21,6 +21,8 @@ from protocol import (
     AlarmEvent,
     Channel,
     ManualClock,
+    OccupancyReading,
+    OccupancySource,
     ReadingBatch,
     SmokeReading,
     SmokeState,
@@ -104,6 +106,12 @@ def client(
         yield c
 
 
+def _count(rid: str, ts: datetime, count: int) -> OccupancyReading:
+    return OccupancyReading(
+        id=rid, device="pres-1", ts=ts, source=OccupancySource.PRESENCE, count=count
+    )
+
+
 def _smoke_alerts(client: TestClient) -> list[dict[str, Any]]:
     return [a for a in client.get("/alerts").json() if a["rule"] == "smoke.alarm"]
 
@@ -127,8 +135,22 @@ def test_smoke_alarm_to_alert_display_log_ack_and_resolution(
             reading=SmokeReading(id="a-1", device="smk-1", ts=clock.now(), state=SmokeState.ALARM),
             actions=["sounder"],
         )
+        readings_topic = channel_topic(unique_id, gw, Channel.READINGS)
+        # Three people in the room when the alarm sounds; it is empty 40 s later.
+        people = ReadingBatch(
+            gateway=gw,
+            seq=0,
+            sent_at=clock.now(),
+            readings=[_count("p-1", clock.now() - timedelta(seconds=5), 3)],
+        )
+        publisher.publish_all([(readings_topic, encode(people))])
         publisher.publish_all([(channel_topic(unique_id, gw, Channel.ALARM), encode(alarm))])
         wait_for(lambda: bool(_smoke_alerts(client)), 10, "the smoke alert")
+        clock.advance(40)
+        empty = ReadingBatch(
+            gateway=gw, seq=3, sent_at=clock.now(), readings=[_count("p-2", clock.now(), 0)]
+        )
+        publisher.publish_all([(readings_topic, encode(empty))])
         [alert] = _smoke_alerts(client)
         assert (alert["severity"], alert["state"], alert["site"], alert["room"]) == (
             "critical",
@@ -185,7 +207,9 @@ def test_smoke_alarm_to_alert_display_log_ack_and_resolution(
 
         entries = client.get(f"/inspection-log/{unique_id}/entries").json()["entries"]
         categories = [e["category"] for e in entries]
-        assert categories == ["alarm_raised", "alarm_acknowledged", "alarm_resolved"]
+        assert categories == ["alarm_raised", "alarm_acknowledged", "alarm_resolved", "drill"]
+        assert entries[3]["payload"]["evacuation_seconds"] == 40
+        assert entries[3]["payload"]["rooms"] == ["r1"]
         assert entries[1]["actor"] == "值班员张伟"
         assert entries[1]["payload"]["alert_id"] == str(alert["id"])
         assert client.get(f"/inspection-log/{unique_id}/verify").json()["ok"] is True
