@@ -93,7 +93,6 @@ function actionDialog(alert, action) {
         updated = await postJSON(API.alertAction(alert.id, action), { actor, note: text || undefined });
       }
       upsert(updated);
-      refreshHistory(alert.id);
     } catch (error) {
       main.prepend(errorBox(error));
     }
@@ -125,11 +124,8 @@ async function fillHistory(id, cell) {
 
 // Open history rows, by alert id; they are kept open (and refreshed) when the table redraws.
 const openHistory = new Set();
-
-function refreshHistory(id) {
-  const cell = document.querySelector(`tr.history[data-history="${CSS.escape(String(id))}"] td`);
-  if (cell) fillHistory(id, cell);
-}
+// Alerts announced since the page opened, highlighted until reload.
+const fresh = new Set();
 
 function toggleHistory(alert, tr) {
   const next = tr.nextElementSibling;
@@ -146,7 +142,7 @@ function toggleHistory(alert, tr) {
 
 function row(a) {
   const tz = timeZone(a.site);
-  const tr = el("tr", { "data-alert": a.id, "data-severity": a.severity, "data-state": a.state },
+  const tr = el("tr", { "data-alert": a.id, "data-severity": a.severity, "data-state": a.state, class: fresh.has(a.id) ? "new" : null },
     el("td", {}, el("span", { class: `sev ${a.severity}` }, t(`severity.${a.severity}`))),
     el("td", { "data-testid": "alert-state" }, t(`alerts.state.${a.state}`)),
     el("td", {}, siteName(a.site)),
@@ -199,10 +195,9 @@ function upsert(alert) {
 function onEvent(kind, data) {
   const alert = data.alert;
   if (!alert) return;
+  if (ANNOUNCING.has(kind)) fresh.add(alert.id);
   upsert(alert);
-  if (openHistory.has(alert.id)) refreshHistory(alert.id);
   if (!ANNOUNCING.has(kind)) return;
-  document.querySelector(`tr[data-alert="${CSS.escape(String(alert.id))}"]`)?.classList.add("new");
   if (alert.severity === "critical" && alert.state !== "resolved" && matches(alert)) beep();
 }
 
@@ -242,7 +237,7 @@ async function start() {
   main.replaceChildren(
     el("div", { class: "toolbar" },
       select("site", state.sites.map((s) => [s.id, pick(s.name, s.name_en)]), "common.site"),
-      select("severity", SEVERITIES.map((s) => [s, t(`severity.${s}`)]), "alerts.severity"),
+      select("severity", [...SEVERITIES, "info"].map((s) => [s, t(`severity.${s}`)]), "alerts.severity"),
       select("state", STATES.map((s) => [s, t(`alerts.state.${s}`)]), "alerts.state"),
       soundButton),
     el("div", { class: "table-wrap", id: "alert-table" }));
