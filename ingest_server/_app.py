@@ -123,7 +123,7 @@ def create_app(
 
             # Sinks are in place before the first message is consumed.
             service.start()
-            stack.callback(_stop_service, service)
+            stack.callback(service.stop)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=True)
             # The last engine state, so timers resume where they were after a restart.
@@ -216,7 +216,3 @@ def _build_alerts(
         pipeline.tick()
         pipeline.reconcile()
     return _Alerts(alert_service, pipeline)
-
-
-def _stop_service(service: IngestService) -> None:
-    service.stop()
