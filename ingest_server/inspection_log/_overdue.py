@@ -19,7 +19,7 @@ from protocol import Clock
 from rules import DueStatus, Registry, ScheduleEntry, inspection_schedule
 from rules.live import Change, Decision, DecisionState, Severity, Text
 
-__all__ = ["OVERDUE_RULE", "OverdueWatcher", "schedule_overdue_job"]
+__all__ = ["CHECK_EVERY_S", "OVERDUE_RULE", "OverdueWatcher"]
 
 OVERDUE_RULE = "inspection.overdue"
 # The longest interval (sensitivity tests, 24 months) plus a year of slack.
@@ -114,22 +114,3 @@ class OverdueWatcher:
             room=entry.room,
             device=entry.subject if entry.subject_kind != "site" else None,
         )
-
-
-def overdue_job(watcher: OverdueWatcher) -> None:
-    """APScheduler job: one check of every site."""
-    watcher.check()
-
-
-def schedule_overdue_job(scheduler: Any, watcher: OverdueWatcher, clock: Clock) -> None:
-    """Add the hourly (in clock time) overdue check to an APScheduler 3 scheduler."""
-    scheduler.add_job(
-        overdue_job,
-        "interval",
-        seconds=CHECK_EVERY_S / clock.speed,
-        args=[watcher],
-        id="inspections.overdue",
-        coalesce=True,
-        max_instances=1,
-        replace_existing=True,
-    )
