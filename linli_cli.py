@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_cmd_export)
 
     _add_sim(commands)
+    _add_users(commands)
 
     rules_cmd = commands.add_parser("rules", help="live rule packs")
     rules_cmds = rules_cmd.add_subparsers(metavar="ACTION", required=True)
@@ -264,6 +265,66 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--registry", help="registry YAML to check room references against")
     check.set_defaults(handler=_cmd_rules_check)
     return parser
+
+
+def _cmd_auth(args: argparse.Namespace) -> int:
+    from ingest_server.auth._cli import run
+
+    return run(args)
+
+
+def _add_users(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``linli users`` and ``linli audit`` (ingest_server.auth is imported only to run them)."""
+    import os
+
+    default = "sqlite:///linli-records.db"
+    url_help = "records database URL (default: $LINLI_RECORDS_URL or " + default + ")"
+    url = os.environ.get("LINLI_RECORDS_URL", default)
+    roles = ["operator", "manager", "inspector", "admin"]
+
+    users = commands.add_parser("users", help="users and API keys of the server")
+    users.add_argument("--records-url", default=url, help=url_help)
+    actions = users.add_subparsers(metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", help="create a user (asks for the password)")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=roles)
+    create.add_argument("--sites", required=True, help="comma-separated site ids, or '*' for all")
+    create.add_argument("--name", default="", help="display name")
+    create.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    create.set_defaults(handler=_cmd_auth, command_name="users create")
+
+    listing = actions.add_parser("list", help="list users")
+    listing.set_defaults(handler=_cmd_auth, command_name="users list")
+
+    pw = actions.add_parser("set-password", help="set a user's password (ends their sessions)")
+    pw.add_argument("username")
+    pw.add_argument("--password-stdin", action="store_true")
+    pw.set_defaults(handler=_cmd_auth, command_name="users set-password")
+
+    disable = actions.add_parser("disable", help="disable a user (or --enable again)")
+    disable.add_argument("username")
+    disable.add_argument("--enable", action="store_true")
+    disable.set_defaults(handler=_cmd_auth, command_name="users disable")
+
+    key = actions.add_parser("api-key", help="create an API key for a user; prints it once")
+    key.add_argument("username")
+    key.add_argument("--key-name", required=True)
+    key.add_argument("--role", choices=roles, help="at most the owner's (default: the owner's)")
+    key.add_argument("--sites", help="comma-separated; at most the owner's")
+    key.set_defaults(handler=_cmd_auth, command_name="users api-key")
+
+    revoke = actions.add_parser("revoke-key", help="revoke an API key")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=_cmd_auth, command_name="users revoke-key")
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit.add_argument("--records-url", default=url, help=url_help)
+    audit_actions = audit.add_subparsers(metavar="ACTION", required=True)
+    verify = audit_actions.add_parser(
+        "verify", help="verify the audit chain (needs LINLI_SECRET_KEY)"
+    )
+    verify.set_defaults(handler=_cmd_auth, command_name="audit verify")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

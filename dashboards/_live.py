@@ -108,8 +108,15 @@ class RoomLive:
 class Subscription:
     """One SSE client: a bounded queue on its own event loop."""
 
-    def __init__(self, site: str | None, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        site: str | None,
+        loop: asyncio.AbstractEventLoop,
+        allowed: frozenset[str] | None = None,
+    ) -> None:
         self.site = site
+        # The sites the subscriber may see (None: every site), whatever ``site`` asks for.
+        self.allowed = allowed
         self.loop = loop
         self.queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue(QUEUE_SIZE)
         self.overflowed = False
@@ -276,9 +283,14 @@ class LiveHub:
 
     # --- subscribers ---------------------------------------------------------------------
 
-    def subscribe(self, site: str | None, loop: asyncio.AbstractEventLoop) -> Subscription:
-        """A new subscriber to one site's events (``None``: every site)."""
-        sub = Subscription(site, loop)
+    def subscribe(
+        self,
+        site: str | None,
+        loop: asyncio.AbstractEventLoop,
+        allowed: frozenset[str] | None = None,
+    ) -> Subscription:
+        """A new subscriber to one site's events (``None``: every site it may see)."""
+        sub = Subscription(site, loop, allowed)
         with self._lock:
             if self._closed:
                 sub.offer(None)
@@ -301,7 +313,9 @@ class LiveHub:
             subs = tuple(self._subs)
         for sub in subs:
             for event in events:
-                if sub.site is None or sub.site == event.site:
+                if (sub.site is None or sub.site == event.site) and (
+                    sub.allowed is None or event.site in sub.allowed
+                ):
                     self._call(sub, event)
 
     @staticmethod

@@ -138,6 +138,13 @@ def static(path: str, request: Request) -> Response:
     return Response(data, media_type=kind, headers=headers)
 
 
+def _allowed(request: Request) -> frozenset[str] | None:
+    """The sites the signed-in principal may see (None: every site)."""
+    principal = getattr(request.state, "principal", None)
+    sites: frozenset[str] | None = getattr(principal, "sites", None)
+    return sites
+
+
 def _parts(request: Request) -> tuple[IngestService, LiveHub, Clock]:
     state = request.app.state
     return state.service, state.live, state.clock
@@ -146,7 +153,9 @@ def _parts(request: Request) -> tuple[IngestService, LiveHub, Clock]:
 @router.get("/ui/api/overview", summary="Every site: occupancy, capacity, devices, compliance")
 def api_overview(request: Request) -> OverviewView:
     service, hub, clock = _parts(request)
-    return overview(service, hub, service.registry.snapshot().sites, clock.now())
+    allowed = _allowed(request)
+    sites = [s for s in service.registry.snapshot().sites if allowed is None or s.id in allowed]
+    return overview(service, hub, sites, clock.now())
 
 
 @router.get("/ui/api/sites/{site_id}/live", summary="A site's rooms with live state")
@@ -159,23 +168,27 @@ def api_site(request: Request, site_id: SiteId) -> SiteView:
 
 
 class User(BaseModel):
-    """Who is signed in. Roles follow the access-control design: operator, manager, inspector,
-    admin."""
+    """Who is signed in: one role (operator, manager, inspector, admin) over some sites."""
 
     id: str
     name: str
     roles: list[Literal["operator", "manager", "inspector", "admin"]]
+    sites: list[str] | None
     demo: bool
+    csrf_token: str | None
 
 
-DEMO_USER = User(
-    id="demo", name="演示用户 Demo", roles=["operator", "manager", "inspector", "admin"], demo=True
-)
-
-
-@router.get("/ui/api/me", summary="The signed-in user (the demo user until access control)")
-def api_me() -> User:
-    return DEMO_USER
+@router.get("/ui/api/me", summary="The signed-in user")
+def api_me(request: Request) -> User:
+    principal = request.state.principal
+    return User(
+        id=principal.username,
+        name=principal.name,
+        roles=[principal.role.value],
+        sites=None if principal.sites is None else sorted(principal.sites),
+        demo=bool(request.app.state.settings.demo),
+        csrf_token=principal.csrf_token,
+    )
 
 
 class ChecklistItem(BaseModel):
@@ -206,7 +219,7 @@ async def api_stream(
     site: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=64)] = None,
 ) -> StreamingResponse:
     hub: LiveHub = request.app.state.live
-    sub = hub.subscribe(site, asyncio.get_running_loop())
+    sub = hub.subscribe(site, asyncio.get_running_loop(), _allowed(request))
 
     async def events() -> AsyncIterator[str]:
         try:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import dashboards
@@ -30,6 +32,16 @@ from ingest_server.alerts import (
 from ingest_server.alerts._sink import AlertSink
 from ingest_server.alerts.api import router as alerts_router
 from ingest_server.api import ROUTERS
+from ingest_server.auth import (
+    AuditLog,
+    AuditMiddleware,
+    AuthStore,
+    SignInLimiter,
+    authorize,
+    create_auth_tables,
+    missing_decisions,
+)
+from ingest_server.auth import router as auth_router
 from ingest_server.inspection_log import InspectionService, InspectionSettings
 from ingest_server.inspection_log._alerts import AlertLogWriter
 from ingest_server.inspection_log._completion import InspectionSink
@@ -84,6 +96,7 @@ def create_app(
             coalesce=True,
             max_instances=1,
         )
+        access = await anyio.to_thread.run_sync(_build_access, settings, service, the_clock)
         async with contextlib.AsyncExitStack() as stack:
             notify = settings.notify_settings()
             channels = build_channels(notify, the_clock)
@@ -143,6 +156,9 @@ def create_app(
             stack.callback(alerts.pipeline.save_snapshot)
 
             state = app.state
+            state.auth = access.store
+            state.audit = access.audit
+            state.signin_limiter = access.limiter
             state.service = service
             state.registry = service.registry
             state.records = service.records
@@ -165,7 +181,11 @@ def create_app(
         version="0.1.0",
         description="Facility registry, telemetry queries, dead letters and health of Linli.",
         lifespan=lifespan,
+        # Every route passes the access policy before its own parameters are even parsed.
+        dependencies=[Depends(authorize)],
+        max_body_size=settings.max_body_bytes,
     )
+    app.add_middleware(AuditMiddleware)
     app.state.settings = settings
     app.state.clock = the_clock
     app.state.sinks = registry
@@ -188,7 +208,47 @@ def create_app(
     app.include_router(inspection_router)
     app.include_router(alerts_router)
     app.include_router(dashboards.router)
+    app.include_router(auth_router)
+    missing = missing_decisions(app.routes)
+    if missing:
+        raise RuntimeError(f"routes without an access decision: {', '.join(missing)}")
     return app
+
+
+@dataclass(frozen=True)
+class _Access:
+    store: AuthStore
+    audit: AuditLog
+    limiter: SignInLimiter
+
+
+def _build_access(settings: ServerSettings, service: IngestService, clock: Clock) -> _Access:
+    """Users, audit log and sign-in throttle; refuses to start with nobody able to sign in."""
+    create_auth_tables(service.engine)
+    if settings.secret_key is not None:
+        key = settings.secret_key.get_secret_value().encode()
+    else:
+        # Demo mode only (settings refuse this otherwise): the chain verifies within this run.
+        key = secrets.token_bytes(32)
+    audit = AuditLog(service.engine, clock, key)
+    store = AuthStore(service.engine, clock, session_ttl=timedelta(seconds=settings.session_ttl_s))
+    admin, password = settings.admin_username, settings.admin_password
+    if (
+        admin is not None
+        and password is not None
+        and store.ensure_admin(admin, password.get_secret_value())
+    ):
+        audit.append("user.created", actor="config", detail={"user": settings.admin_username})
+    if not store.count_users():
+        raise RuntimeError(
+            "no users: create the first admin with `linli users create NAME --role admin "
+            "--sites '*'`, or set LINLI_ADMIN_USERNAME and LINLI_ADMIN_PASSWORD"
+        )
+    audit.append("server.start", detail={"users": store.count_users()})
+    limiter = SignInLimiter(
+        clock, settings.signin_max_failures, timedelta(seconds=settings.signin_window_s)
+    )
+    return _Access(store, audit, limiter)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,31 @@ class ServerSettings(BaseSettings):
     # HTTP API
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # 1 MiB holds the largest registry edit or record many times over; an upload of an export
+    # to verify has its own, larger cap.
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+
+    # Access control
+    demo: bool = Field(
+        default=False,
+        description="Demo mode: a generated secret key when none is set (never in production)",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Keys the audit log's HMAC chain; at least 32 characters"
+    )
+    admin_username: str | None = Field(
+        default=None, description="With admin_password: the first admin, made when no user exists"
+    )
+    admin_password: SecretStr | None = None
+    # A working day: an operator signs in once per shift.
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=30 * 86_400)
+    cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (behind TLS: true)"
+    )
+    # 5 failures per 15 minutes per user name and per client address: a person who mistypes
+    # is not locked out for long; an online guesser gets 480 tries a day.
+    signin_max_failures: int = Field(default=5, ge=1)
+    signin_window_s: int = Field(default=900, ge=1)
 
     def notify_settings(self) -> NotifySettings:
         """The configured notification settings, or the default routes."""
@@ -119,6 +144,23 @@ class ServerSettings(BaseSettings):
             }
         )
 
+    def _check_access_secrets(self) -> None:
+        # Imported here: the auth package imports the server's tables, which import settings.
+        from ingest_server.auth import DEFAULT_SECRETS, WeakPassword, check_password
+
+        secret = None if self.secret_key is None else self.secret_key.get_secret_value()
+        if secret is None and not self.demo:
+            raise ValueError("LINLI_SECRET_KEY is required (at least 32 random characters)")
+        if secret is not None and (len(secret) < 32 or secret.lower() in DEFAULT_SECRETS):
+            raise ValueError("LINLI_SECRET_KEY is a default or shorter than 32 characters")
+        if (self.admin_username is None) != (self.admin_password is None):
+            raise ValueError("LINLI_ADMIN_USERNAME and LINLI_ADMIN_PASSWORD come together")
+        if self.admin_password is not None:
+            try:
+                check_password(self.admin_password.get_secret_value())
+            except WeakPassword as exc:
+                raise ValueError(f"LINLI_ADMIN_PASSWORD: {exc}") from None
+
     @model_validator(mode="after")
     def _fail_closed(self) -> Self:
         if self.store == "influxdb" and not self.influx_url:
@@ -140,6 +182,7 @@ class ServerSettings(BaseSettings):
             raise ValueError("LINLI_MQTT_SITE must be '+' or a site id")
         if not self.mqtt_client_id or not self.mqtt_client_id.isprintable():
             raise ValueError("LINLI_MQTT_CLIENT_ID must be a non-empty printable string")
+        self._check_access_secrets()
         if self.rollup_retention_days < self.retention_days:
             raise ValueError("LINLI_ROLLUP_RETENTION_DAYS must be at least LINLI_RETENTION_DAYS")
         return self

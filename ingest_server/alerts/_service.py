@@ -14,7 +14,7 @@ Events are handed to ``sink`` after their transaction commits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -292,8 +292,9 @@ class AlertService:
         active: bool | None = None,
         limit: int = 100,
         offset: int = 0,
+        sites: Collection[str] | None = None,
     ) -> list[AlertPublic]:
-        """Alerts, newest change first."""
+        """Alerts, newest change first; ``sites`` narrows to those sites (None: all)."""
         query = select(AlertRow)
         if state:
             query = query.where(AlertRow.state.in_([s.value for s in state]))
@@ -303,6 +304,8 @@ class AlertService:
             query = query.where(AlertRow.state == AlertState.RESOLVED.value)
         if site is not None:
             query = query.where(AlertRow.site == site)
+        if sites is not None:
+            query = query.where(AlertRow.site.in_(sorted(sites)))
         if rule is not None:
             query = query.where(AlertRow.rule == rule)
         if subject is not None:
@@ -317,6 +320,11 @@ class AlertService:
             rows = session.scalars(query).all()
             silences = self._silences(session, {r.subject for r in rows}, now)
             return [_public(r, silences.get(r.subject)) for r in rows]
+
+    def site_of(self, alert_id: int) -> str | None:
+        """The site of an alert, or None when there is no such alert."""
+        with self._sessions() as session:
+            return session.scalar(select(AlertRow.site).where(AlertRow.id == alert_id))
 
     def get(self, alert_id: int) -> AlertDetail:
         """One alert with its full history."""

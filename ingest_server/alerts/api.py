@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest_server.alerts._errors import AlertNotFound, InvalidAction, InvalidInput
 from ingest_server.alerts._models import AlertDetail, AlertPublic, AlertState
 from ingest_server.alerts._service import AlertService
+from ingest_server.auth import principal_of, visible_sites
 from ingest_server.notify import ChannelStats, Dispatcher, SseBroadcaster
 from rules.live import Severity
 
@@ -30,7 +31,11 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 # 15 s: below the 30-60 s idle timeouts of common reverse proxies, so the stream stays open.
 SSE_KEEPALIVE_S = 15.0
 
-Actor = Annotated[str, Field(min_length=1, max_length=64, description="Who does it")]
+# Who does it is the signed-in principal; a body's "actor" is accepted for compatibility and
+# must name that principal when given.
+Actor = Annotated[
+    str | None, Field(default=None, min_length=1, max_length=64, description="Who does it")
+]
 
 
 class _Body(BaseModel):
@@ -77,6 +82,14 @@ def _service(request: Request) -> AlertService:
     return service
 
 
+def _actor(request: Request, claimed: str | None) -> str:
+    """The signed-in principal's name; a claimed actor must be that name."""
+    actor = principal_of(request).actor
+    if claimed is not None and claimed != actor and claimed != principal_of(request).username:
+        raise HTTPException(422, f"actor {claimed!r} is not the signed-in user {actor!r}; omit it")
+    return actor
+
+
 def _call(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
@@ -110,6 +123,7 @@ def list_alerts(
         active=active,
         limit=limit,
         offset=offset,
+        sites=visible_sites(request),
     )
 
 
@@ -128,7 +142,7 @@ async def stream(request: Request) -> StreamingResponse:
     sse = _state(request, "sse")
     if not isinstance(sse, SseBroadcaster):
         raise HTTPException(503, "the alert stream is not running")
-    subscription = sse.subscribe()
+    subscription = sse.subscribe(visible_sites(request))
 
     async def events() -> AsyncIterator[str]:
         yield ": connected\n\n"
@@ -157,19 +171,25 @@ def get_alert(request: Request, alert_id: int) -> AlertDetail:
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
 def acknowledge(request: Request, alert_id: int, body: AcknowledgeBody) -> AlertPublic:
-    result: AlertPublic = _call(_service(request).acknowledge, alert_id, body.actor, body.note)
+    result: AlertPublic = _call(
+        _service(request).acknowledge, alert_id, _actor(request, body.actor), body.note
+    )
     return result
 
 
 @router.post("/{alert_id}/assign", response_model=AlertPublic)
 def assign(request: Request, alert_id: int, body: AssignBody) -> AlertPublic:
-    result: AlertPublic = _call(_service(request).assign, alert_id, body.assignee, body.actor)
+    result: AlertPublic = _call(
+        _service(request).assign, alert_id, body.assignee, _actor(request, body.actor)
+    )
     return result
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertPublic)
 def resolve(request: Request, alert_id: int, body: ResolveBody) -> AlertPublic:
-    result: AlertPublic = _call(_service(request).resolve, alert_id, body.actor, body.note)
+    result: AlertPublic = _call(
+        _service(request).resolve, alert_id, _actor(request, body.actor), body.note
+    )
     return result
 
 
@@ -178,14 +198,30 @@ def silence(request: Request, alert_id: int, body: SilenceBody) -> AlertPublic:
     result: AlertPublic = _call(
         _service(request).silence,
         alert_id,
-        body.actor,
+        _actor(request, body.actor),
         timedelta(seconds=body.duration_s),
         body.reason,
     )
+    audit = getattr(request.app.state, "audit", None)
+    if audit is not None:
+        # Besides the call record: silencing a safety alert always names its alert and reason.
+        audit.append(
+            "alert.silenced",
+            actor=principal_of(request).actor,
+            detail={
+                "alert": alert_id,
+                "site": result.site,
+                "rule": result.rule,
+                "duration_s": body.duration_s,
+                "reason": body.reason,
+            },
+        )
     return result
 
 
 @router.post("/{alert_id}/notes", response_model=AlertPublic)
 def add_note(request: Request, alert_id: int, body: NoteBody) -> AlertPublic:
-    result: AlertPublic = _call(_service(request).add_note, alert_id, body.actor, body.text)
+    result: AlertPublic = _call(
+        _service(request).add_note, alert_id, _actor(request, body.actor), body.text
+    )
     return result

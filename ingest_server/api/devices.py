@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel
 
 from ingest_server.api._common import Limit, Offset, Page, Service
+from ingest_server.auth import visible_sites
 from protocol import ID_PATTERN
 from rules import Device
 
@@ -29,16 +30,18 @@ class DeviceOut(BaseModel):
 @router.get("/devices", summary="Devices, optionally of one site, gateway or room")
 def list_devices(
     service: Service,
+    request: Request,
     site: IdQuery = None,
     gateway: IdQuery = None,
     room: IdQuery = None,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Page[DeviceOut]:
+    allowed = visible_sites(request)
     items = [
         DeviceOut(site=s.id, gateway=g.id, device=d)
         for s in service.registry.snapshot().sites
-        if site is None or s.id == site
+        if (site is None or s.id == site) and (allowed is None or s.id in allowed)
         for g, d in s.devices()
         if (gateway is None or g.id == gateway) and (room is None or d.room == room)
     ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel
 
 from ingest_server.api._common import Service
+from ingest_server.auth import visible_sites
 from protocol import ID_PATTERN
 from rules import Gateway
 
@@ -36,11 +37,13 @@ class GatewayOut(BaseModel):
 @router.get("/gateways", summary="Gateways with their last status (registered or not)")
 def list_gateways(
     service: Service,
+    request: Request,
     site: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=64)] = None,
 ) -> list[GatewayOut]:
+    allowed = visible_sites(request)
     out: dict[str, GatewayOut] = {}
     for s in service.registry.snapshot().sites:
-        if site is not None and s.id != site:
+        if (site is not None and s.id != site) or (allowed is not None and s.id not in allowed):
             continue
         for g in s.gateways:
             out[g.id] = GatewayOut(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
 from ingest_server.api._common import ReadingOut, Service, check_range
+from ingest_server.auth import visible_sites
 from ingest_server.store import MAX_SERIES_LIMIT
 from protocol import ID_PATTERN
 
@@ -39,5 +40,12 @@ def series(
 
 
 @router.get("/latest", summary="The newest reading of each device and kind")
-def latest(service: Service, site: IdQuery = None, device: IdQuery = None) -> list[ReadingOut]:
-    return [ReadingOut.of(s) for s in service.store.latest(site=site, device=device)]
+def latest(
+    service: Service, request: Request, site: IdQuery = None, device: IdQuery = None
+) -> list[ReadingOut]:
+    allowed = visible_sites(request)
+    return [
+        ReadingOut.of(s)
+        for s in service.store.latest(site=site, device=device)
+        if allowed is None or s.site in allowed
+    ]

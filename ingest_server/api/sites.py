@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 
 from ingest_server.api._common import Limit, Offset, Page, Service
+from ingest_server.auth import visible_sites
 from protocol import ID_PATTERN
 from rules import Site
 
@@ -23,8 +24,11 @@ def _own_fields_only(site: Site) -> None:
 
 
 @router.get("", summary="List sites with their rooms, gateways and devices")
-def list_sites(service: Service, offset: Offset = 0, limit: Limit = 100) -> Page[Site]:
-    sites = service.registry.snapshot().sites
+def list_sites(
+    service: Service, request: Request, offset: Offset = 0, limit: Limit = 100
+) -> Page[Site]:
+    allowed = visible_sites(request)
+    sites = [s for s in service.registry.snapshot().sites if allowed is None or s.id in allowed]
     return Page(total=len(sites), offset=offset, limit=limit, items=list(sites[offset:][:limit]))
 
 

@@ -27,6 +27,7 @@ class SseMessage:
     event: str
     id: str
     data: str
+    site: str | None = None
 
     def frame(self) -> str:
         """The message as an SSE frame (``data`` is one line of JSON)."""
@@ -36,8 +37,12 @@ class SseMessage:
 class Subscription:
     """One subscriber's queue. Use as ``async with``; iterate, or ``await get()``."""
 
-    def __init__(self, owner: SseBroadcaster, size: int) -> None:
+    def __init__(
+        self, owner: SseBroadcaster, size: int, sites: frozenset[str] | None = None
+    ) -> None:
         self._owner = owner
+        # None: every site's alerts; otherwise only these sites'.
+        self.sites = sites
         self._queue: asyncio.Queue[SseMessage | None] = asyncio.Queue(maxsize=size)
         self.dropped = 0
 
@@ -85,8 +90,8 @@ class SseBroadcaster:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self) -> Subscription:
-        subscription = Subscription(self, self.queue_size)
+    def subscribe(self, sites: frozenset[str] | None = None) -> Subscription:
+        subscription = Subscription(self, self.queue_size, sites)
         self._subscribers.add(subscription)
         return subscription
 
@@ -103,9 +108,11 @@ class SseBroadcaster:
             event=notification.kind.value,
             id=str(self._next_id),
             data=json.dumps(notification.payload(), ensure_ascii=False),
+            site=notification.alert.site,
         )
         for subscription in list(self._subscribers):
-            subscription.offer(message)
+            if subscription.sites is None or message.site in subscription.sites:
+                subscription.offer(message)
 
     async def aclose(self) -> None:
         """End every subscriber's stream."""
