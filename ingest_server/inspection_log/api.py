@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
+from ingest_server.auth import Permission, Principal, visible_sites
 from ingest_server.inspection_log._errors import (
     BadExportFile,
     FontMissing,
@@ -88,6 +89,13 @@ def record_manual(
 ) -> dict[str, Any]:
     """Record a patrol, periodic check, equipment test or maintenance."""
     service = _service(request)
+    principal = getattr(request.state, "principal", None)
+    if (
+        isinstance(principal, Principal)
+        and body.get("category") != "patrol"
+        and not principal.can(Permission.INSPECTION_RECORD)
+    ):
+        raise HTTPException(403, f"role {principal.role} may record patrols only")
     try:
         return service.log.record_manual(site, body).model_dump()
     except InvalidRecord as exc:
@@ -198,6 +206,8 @@ def export(
 ) -> StreamingResponse:
     """Stream an export of one site (or all) for a range, optionally of some categories."""
     service = _service(request)
+    if site is None and visible_sites(request) is not None:
+        raise HTTPException(422, "name the site to export (?site=); you may not export all")
     query = LogQuery(
         site=site,
         start=_bound(start, service, end=False),

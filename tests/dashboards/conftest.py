@@ -36,6 +36,7 @@ from protocol import (
     encode,
 )
 from tests.services import Mosquitto, free_port
+from tests.access import ADMIN, ADMIN_PASSWORD, access_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
 CHROMIUM = "/usr/bin/chromium"
@@ -199,6 +200,14 @@ class LiveServer:
         self.thread.start()
         wait_for(lambda: self.server.started, 20, "uvicorn to start")
         wait_for(self._ready, 20, "the server to be ready")
+        response = httpx.post(
+            f"{self.url}/auth/login",
+            json={"username": ADMIN, "password": ADMIN_PASSWORD},
+            timeout=10,
+        )
+        response.raise_for_status()
+        self.token: str = response.json()["token"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
 
     def _ready(self) -> bool:
         try:
@@ -207,12 +216,12 @@ class LiveServer:
             return False
 
     def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(f"{self.url}{path}", params=params, timeout=10)
+        response = httpx.get(f"{self.url}{path}", params=params, headers=self.headers, timeout=10)
         response.raise_for_status()
         return response.json()
 
     def post(self, path: str, body: Any) -> Any:
-        response = httpx.post(f"{self.url}{path}", json=body, timeout=10)
+        response = httpx.post(f"{self.url}{path}", json=body, headers=self.headers, timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -273,6 +282,7 @@ def deployment(
         influx_spool_path=tmp / "spool.db",
         registry_path=registry,
         http_port=0,
+        **access_settings(),
     )
     server = LiveServer(settings)
     server.start()

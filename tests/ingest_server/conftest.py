@@ -15,6 +15,7 @@ from ingest_server import ServerSettings
 from ingest_server._service import IngestService
 from protocol import Clock, SystemClock
 from tests.services import Mosquitto
+from tests.access import access_settings
 
 REGISTRY_YAML = """
 sites:
@@ -61,6 +62,7 @@ def settings_for(tmp_path: Path, unique_id: str) -> Callable[..., ServerSettings
             "influx_spool_path": tmp_path / "spool.db",
             "registry_path": registry,
             "http_port": 0,
+            **access_settings(),
         }
         return ServerSettings(_env_file=None, **(values | over))  # type: ignore[call-arg]
 
