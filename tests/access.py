@@ -29,3 +29,14 @@ def sign_in(client: TestClient, username: str = ADMIN, password: str = ADMIN_PAS
     # The bearer header is what the requests use; drop the cookie so no request depends on it.
     client.cookies.clear()
     return token
+
+
+def sign_in_with_key(client: TestClient) -> str:
+    """Sign ``client`` in as the admin with a new API key (no expiry: for tests that move a
+    manual clock past a session's lifetime). Returns the key."""
+    sign_in(client)
+    response = client.post("/api-keys", json={"name": "test"})
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    client.headers["Authorization"] = f"Bearer {key}"
+    return key

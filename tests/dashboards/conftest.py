@@ -35,8 +35,8 @@ from protocol import (
     channel_topic,
     encode,
 )
-from tests.services import Mosquitto, free_port
 from tests.access import ADMIN, ADMIN_PASSWORD, access_settings
+from tests.services import Mosquitto, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
 CHROMIUM = "/usr/bin/chromium"

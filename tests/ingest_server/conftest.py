@@ -14,8 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ingest_server import ServerSettings
 from ingest_server._service import IngestService
 from protocol import Clock, SystemClock
-from tests.services import Mosquitto
 from tests.access import access_settings
+from tests.services import Mosquitto
 
 REGISTRY_YAML = """
 sites:

@@ -30,6 +30,7 @@ from protocol import (
     channel_topic,
     encode,
 )
+from tests.access import sign_in
 from tests.ingest_server.conftest import Publisher, wait_for
 from tests.notify.receivers import HttpReceiver
 from tests.services import Mosquitto
@@ -102,6 +103,7 @@ def client(
     )
     settings = settings_for(mosquitto, notify=notify)
     with TestClient(create_app(settings, clock=clock)) as c:
+        sign_in(c)
         wait_for(lambda: c.get("/readyz").status_code == 200, 10, "readiness")
         yield c
 
@@ -169,8 +171,20 @@ def test_smoke_alarm_to_alert_display_log_ack_and_resolution(
             client.app.state.alert_pipeline.remind()  # type: ignore[attr-defined]
             assert duty_hook.wait_for(n)[-1].json()["kind"] == "reminder"
 
-        ack = client.post(f"/alerts/{alert['id']}/acknowledge", json={"actor": "值班员张伟"})
+        # The duty operator of this site signs in and acknowledges: the history names them.
+        operator = {
+            "username": "zhangwei",
+            "password": "duty-operator-password",
+            "role": "operator",
+            "sites": [unique_id],
+            "name": "值班员张伟",
+        }
+        assert client.post("/users", json=operator).status_code == 201
+        admin_headers = dict(client.headers)
+        sign_in(client, "zhangwei", "duty-operator-password")
+        ack = client.post(f"/alerts/{alert['id']}/acknowledge", json={})
         assert ack.status_code == 200, ack.text
+        client.headers.update(admin_headers)
         assert ack.json()["state"] == "acknowledged"
 
         clear = ReadingBatch(
@@ -203,14 +217,14 @@ def test_smoke_alarm_to_alert_display_log_ack_and_resolution(
 
         detail = client.get(f"/alerts/{alert['id']}").json()
         assert [h["action"] for h in detail["history"]] == ["fired", "acknowledged", "cleared"]
-        assert detail["history"][1]["actor"] == "值班员张伟"
+        assert detail["history"][1]["actor"] == "zhangwei"
 
         entries = client.get(f"/inspection-log/{unique_id}/entries").json()["entries"]
         categories = [e["category"] for e in entries]
         assert categories == ["alarm_raised", "alarm_acknowledged", "alarm_resolved", "drill"]
         assert entries[3]["payload"]["evacuation_seconds"] == 40
         assert entries[3]["payload"]["rooms"] == ["r1"]
-        assert entries[1]["actor"] == "值班员张伟"
+        assert entries[1]["actor"] == "zhangwei"
         assert entries[1]["payload"]["alert_id"] == str(alert["id"])
         assert client.get(f"/inspection-log/{unique_id}/verify").json()["ok"] is True
         assert "linli_notify" in client.get("/metrics").text

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ingest_server import ServerSettings, create_app
 from protocol import Channel, channel_topic
+from tests.access import sign_in
 from tests.ingest_server.conftest import Publisher, wait_for
 from tests.ingest_server.factories import batch_payload, occupancy_dict, smoke_dict
 from tests.services import Mosquitto
@@ -23,6 +24,7 @@ def settings(mosquitto: Mosquitto, settings_for: Callable[..., ServerSettings]) 
 @pytest.fixture
 def client(settings: ServerSettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
+        sign_in(c)
         wait_for(lambda: c.get("/readyz").status_code == 200, 10, "readiness")
         yield c
 
@@ -49,9 +51,11 @@ def test_health_ready_and_metrics(client: TestClient) -> None:
 
 def test_registry_loaded_from_yaml_and_edited(unique_id: str, settings: ServerSettings) -> None:
     with TestClient(create_app(settings)) as client:
+        sign_in(client)
         _edit_registry(client, unique_id)
     # The changes are durable: a restarted app sees them.
     with TestClient(create_app(settings)) as again:
+        sign_in(again)
         assert again.get("/sites/s-new/rooms/baby").json()["floor"] == 5
         assert again.get("/devices/smk-new").status_code == 200
 
@@ -180,6 +184,7 @@ def test_readyz_says_which_dependency_is_down(
     own_mosquitto: Mosquitto, settings_for: Callable[..., ServerSettings]
 ) -> None:
     with TestClient(create_app(settings_for(own_mosquitto))) as client:
+        sign_in(client)
         wait_for(lambda: client.get("/readyz").status_code == 200, 10, "readiness")
         own_mosquitto.stop()
         wait_for(lambda: client.get("/readyz").status_code == 503, 10, "unreadiness")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from ingest_server import ServerSettings, create_app
 from protocol import Channel, channel_topic
+from tests.access import sign_in
 from tests.ingest_server.conftest import Publisher, wait_for
 from tests.ingest_server.factories import batch_payload, occupancy_dict
 from tests.services import Mosquitto
@@ -21,6 +22,7 @@ def client(
     mosquitto: Mosquitto, settings_for: Callable[..., ServerSettings]
 ) -> Iterator[TestClient]:
     with TestClient(create_app(settings_for(mosquitto))) as c:
+        sign_in(c)
         wait_for(lambda: c.get("/readyz").status_code == 200, 10, "readiness")
         yield c
 

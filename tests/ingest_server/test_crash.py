@@ -20,6 +20,7 @@ from ingest_server import ServerSettings
 from ingest_server._service import IngestService
 from ingest_server.store import InfluxStore
 from protocol import Channel, channel_topic
+from tests.access import access_settings
 from tests.ingest_server.conftest import REGISTRY_YAML, Publisher, wait_for
 from tests.ingest_server.factories import batch_payload, occupancy_dict
 from tests.services import InfluxDB, Mosquitto, free_port
@@ -106,6 +107,7 @@ def server_process(
         "LINLI_SQLITE_PATH": str(tmp_path / "telemetry.db"),
         "LINLI_REGISTRY_PATH": str(registry),
         "LINLI_HTTP_PORT": str(port),
+        **{f"LINLI_{k.upper()}": v for k, v in access_settings().items()},
     }
     procs: list[subprocess.Popen[bytes]] = []
 

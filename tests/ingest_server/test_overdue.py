@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ingest_server import ServerSettings, create_app
 from protocol import ManualClock
+from tests.access import sign_in_with_key
 from tests.ingest_server.conftest import wait_for
 from tests.services import Mosquitto
 
@@ -24,6 +25,7 @@ def client(
     mosquitto: Mosquitto, settings_for: Callable[..., ServerSettings], clock: ManualClock
 ) -> Iterator[TestClient]:
     with TestClient(create_app(settings_for(mosquitto), clock=clock)) as c:
+        sign_in_with_key(c)
         wait_for(lambda: c.get("/readyz").status_code == 200, 10, "readiness")
         yield c
 

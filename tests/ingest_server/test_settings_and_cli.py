@@ -16,10 +16,11 @@ from ingest_server._migrations import migrate
 from ingest_server._tables import SchemaMigrationRow
 from ingest_server.db import make_engine
 from linli_cli import build_parser, main
+from tests.access import SECRET_KEY, access_settings
 
 
 def make(**over: Any) -> ServerSettings:
-    return ServerSettings(_env_file=None, **over)  # type: ignore[call-arg]
+    return ServerSettings(_env_file=None, **(access_settings() | over))  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,12 @@ def make(**over: Any) -> ServerSettings:
         ({"mqtt_share_group": "a/b"}, "SHARE_GROUP"),
         ({"retention_days": 100, "rollup_retention_days": 30}, "ROLLUP"),
         ({"queue_size": 0}, "greater than"),
+        ({"secret_key": None}, "LINLI_SECRET_KEY is required"),
+        ({"secret_key": "changeme"}, "LINLI_SECRET_KEY is a default"),
+        ({"secret_key": "x" * 31}, "shorter than 32"),
+        ({"admin_password": None}, "come together"),
+        ({"admin_password": "password"}, "at least 12"),
+        ({"admin_password": "changemechangeme"}, "well-known default"),
     ],
 )
 def test_nonsense_settings_are_refused_with_what_to_set(over: dict[str, Any], needle: str) -> None:
@@ -39,14 +46,18 @@ def test_nonsense_settings_are_refused_with_what_to_set(over: dict[str, Any], ne
         make(**over)
 
 
+def test_demo_mode_needs_no_secret_key() -> None:
+    assert make(secret_key=None, demo=True).secret_key is None
+
+
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINLI_MQTT_PORT", "18830")
     monkeypatch.setenv("LINLI_STORE", "influxdb")
     monkeypatch.setenv("LINLI_INFLUX_URL", "http://127.0.0.1:8086")
-    monkeypatch.setenv("LINLI_INFLUX_TOKEN", "secret")
+    monkeypatch.setenv("LINLI_INFLUX_TOKEN", "tok-8f3a91")
     s = make()
     assert (s.mqtt_port, s.store, s.influx_url) == (18830, "influxdb", "http://127.0.0.1:8086")
-    assert "secret" not in repr(s)
+    assert "tok-8f3a91" not in repr(s)
 
 
 def test_migrations_apply_once(tmp_path: Path) -> None:
@@ -72,6 +83,7 @@ def test_server_refuses_a_broken_registry_before_serving(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINLI_SECRET_KEY", SECRET_KEY)
     bad = tmp_path / "registry.yaml"
     bad.write_text(
         "sites:\n  - id: a\n    name: x\n"
