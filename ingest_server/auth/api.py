@@ -106,7 +106,7 @@ class NewKeyOut(BaseModel):
 
 def _user_admin(request: Request) -> None:
     if principal_of(request).sites is not None:
-        raise HTTPException(403, "only an admin of every site manages users")
+        raise HTTPException(403, "only an admin of every site manages users and reads the audit")
 
 
 def _store(request: Request) -> AuthStore:
@@ -318,10 +318,12 @@ def audit_entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[dict[str, Any]]:
+    _user_admin(request)
     entries = _audit(request).entries(after_seq=after_seq, limit=limit, action=action)
     return [e.as_dict() for e in entries]
 
 
 @router.get("/audit/verify", summary="Verify the audit chain; names the first bad entry")
 def audit_verify(request: Request) -> dict[str, Any]:
+    _user_admin(request)
     return _audit(request).verify().as_dict()

@@ -106,6 +106,12 @@ def record_manual(
 def correct(site: str, request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Append a correction of an earlier entry: ``{corrects_seq, reason, actor, amended}``."""
     service = _service(request)
+    principal = getattr(request.state, "principal", None)
+    if isinstance(principal, Principal):
+        # The signed-in principal corrects; a claimed actor must be them.
+        if body.get("actor") not in (None, principal.username, principal.actor):
+            raise _unprocessable(InvalidRecord("actor", "must be the signed-in user or omitted"))
+        body = {**body, "actor": principal.actor}
     for name in ("corrects_seq", "reason", "actor"):
         if not body.get(name):
             raise _unprocessable(InvalidRecord(name, "required"))
@@ -166,7 +172,8 @@ def signed_head(site: str, request: Request) -> dict[str, Any]:
         raise HTTPException(503, str(exc)) from exc
 
 
-@router.post("/verify-export")
+# A year of a busy site's log as JSON is tens of MB; the app's 1 MiB default is for the rest.
+@router.post("/verify-export", max_body_size=256 << 20)
 async def verify_export(request: Request) -> dict[str, Any]:
     """Verify a JSON export sent as the request body (offline check, server side)."""
     raw = await request.body()
