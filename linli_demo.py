@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
+import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,6 +143,26 @@ async def _scenarios(
         await asyncio.sleep(every_s / clock.speed)
 
 
+@dataclass(frozen=True)
+class DemoCredentials:
+    username: str
+    password: str
+    secret_key: str
+
+
+def demo_credentials(data_dir: Path) -> DemoCredentials:
+    """The demo's admin and secret key: made once per data directory (0600), then reused, so a
+    restarted demo keeps its users and a verifiable audit log."""
+    path = data_dir / "credentials.json"
+    if path.exists():
+        return DemoCredentials(**json.loads(path.read_text(encoding="utf-8")))
+    made = DemoCredentials("admin", secrets.token_urlsafe(12), secrets.token_urlsafe(32))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(dataclasses.asdict(made), out)
+    return made
+
+
 async def run_demo(options: DemoOptions) -> int:
     """Run the demo until Ctrl-C (or ``run_for_s`` real seconds)."""
     registry = demo_registry()
@@ -151,6 +175,7 @@ async def run_demo(options: DemoOptions) -> int:
         )
         broker.start()
         try:
+            credentials = demo_credentials(data_dir)
             registry_path = data_dir / "registry.yaml"
             registry_path.write_text(demo_registry_text(), encoding="utf-8")
             settings = ServerSettings(
@@ -164,6 +189,12 @@ async def run_demo(options: DemoOptions) -> int:
                 registry_path=registry_path,
                 http_host=options.http_host,
                 http_port=options.http_port,
+                demo=True,
+                secret_key=credentials.secret_key,
+                admin_username=credentials.username,
+                admin_password=credentials.password,
+                # A week: a demo left open in a browser stays signed in at any clock speed.
+                session_ttl_s=7 * 86_400,
             )
             app = create_app(
                 settings,
@@ -182,7 +213,7 @@ async def run_demo(options: DemoOptions) -> int:
                     timeout_graceful_shutdown=3,
                 )
             )
-            return await _serve(options, server, registry, clock, data_dir, broker)
+            return await _serve(options, server, registry, clock, data_dir, broker, credentials)
         finally:
             broker.stop()
 
@@ -194,6 +225,7 @@ async def _serve(
     clock: ScaledClock,
     data_dir: Path,
     broker: EmbeddedBroker,
+    credentials: DemoCredentials,
 ) -> int:
     serving = asyncio.create_task(server.serve(), name="http")
     while not server.started:
@@ -214,6 +246,8 @@ async def _serve(
                 "",
                 "Linli 邻里 demo",
                 f"  仪表盘 dashboard:  {url}/",
+                f"  登录 sign in:      {credentials.username} / {credentials.password}"
+                f"  (admin; {url}/ui/signin)",
                 f"  接口 API docs:     {url}/docs",
                 f"  代理 broker:       {broker.kind} on {broker.host}:{broker.port}",
                 f"  中心 centres:      {', '.join(s.name for s in registry.sites)}",

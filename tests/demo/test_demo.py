@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -15,14 +16,39 @@ import pytest
 
 from tests.services import free_port
 
+TOKEN: dict[str, str] = {}
+
 
 def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
+    headers = {"Authorization": f"Bearer {TOKEN['token']}"} if TOKEN else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
         return json.loads(resp.read())
+
+
+def _sign_in_as_printed(url: str, output: Path) -> None:
+    """Sign in with the credentials the demo printed, as a newcomer would."""
+    found: list[tuple[str, str]] = []
+
+    def printed() -> bool:
+        text = output.read_text(encoding="utf-8", errors="replace")
+        found.extend(re.findall(r"sign in:\s+(\S+) / (\S+)", text))
+        return bool(found)
+
+    _wait(printed, 30, "the credentials in the demo's banner")
+    username, password = found[0]
+    body = json.dumps({"username": username, "password": password}).encode()
+    login = urllib.request.Request(
+        f"{url}/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(login, timeout=10) as resp:
+        TOKEN["token"] = json.loads(resp.read())["token"]
 
 
 @pytest.fixture(params=["amqtt", "mosquitto"])
 def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    TOKEN.clear()
+    output = tmp_path / "demo.out"
+    sink = output.open("wb")
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -37,20 +63,24 @@ def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             "--speed",
             "5",
             "--data-dir",
-            str(tmp_path),
+            str(tmp_path / "data"),
             "--run-for",
             "120",
         ],
-        stdout=subprocess.PIPE,
+        stdout=sink,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        _wait(lambda: _get(f"{url}/readyz")["status"] == "ready", 30, "the demo server")
+        _sign_in_as_printed(url, output)
         yield url
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-        assert b"Traceback" not in out, out.decode(errors="replace")[-3000:]
+        proc.wait(timeout=30)
+        sink.close()
+        out = output.read_text(encoding="utf-8", errors="replace")
+        assert "Traceback" not in out, out[-3000:]
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
