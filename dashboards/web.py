@@ -145,6 +145,13 @@ def _allowed(request: Request) -> frozenset[str] | None:
     return sites
 
 
+def _still_signed_in(request: Request) -> bool:
+    # Imported here: ingest_server includes this router, so a module-level import would cycle.
+    from ingest_server.auth import still_signed_in
+
+    return still_signed_in(request)
+
+
 def _parts(request: Request) -> tuple[IngestService, LiveHub, Clock]:
     state = request.app.state
     return state.service, state.live, state.clock
@@ -229,6 +236,8 @@ async def api_stream(
                     event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
                 except TimeoutError:
                     if await request.is_disconnected():
+                        return
+                    if not await asyncio.to_thread(_still_signed_in, request):
                         return
                     yield ": keep-alive\n\n"
                     continue

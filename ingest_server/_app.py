@@ -37,6 +37,7 @@ from ingest_server.auth import (
     AuditMiddleware,
     AuthStore,
     SignInLimiter,
+    audit_rule_packs,
     authorize,
     create_auth_tables,
     missing_decisions,
@@ -50,7 +51,7 @@ from ingest_server.inspection_log.api import router as inspection_router
 from ingest_server.notify import Dispatcher, SseBroadcaster, build_channels
 from protocol import Clock, SystemClock
 from rules import Site, load_pack, room_capacity
-from rules.live import LiveEngine
+from rules.live import LiveEngine, RulePack
 
 __all__ = ["create_app"]
 
@@ -124,6 +125,7 @@ def create_app(
             alerts = await anyio.to_thread.run_sync(
                 _build_alerts, settings, service, the_clock, on_alert_event, dispatcher
             )
+            await anyio.to_thread.run_sync(audit_rule_packs, access.audit, alerts.packs)
             alert_sink = AlertSink(alerts.pipeline)
             registry.add(alert_sink)
             stack.callback(registry.remove, alert_sink)
@@ -255,6 +257,7 @@ def _build_access(settings: ServerSettings, service: IngestService, clock: Clock
 class _Alerts:
     service: AlertService
     pipeline: AlertPipeline
+    packs: dict[str, RulePack]
 
 
 def _capacities(sites: Sequence[Site]) -> dict[str, dict[str, int]]:
@@ -288,4 +291,4 @@ def _build_alerts(
     if not pipeline.restore():
         pipeline.tick()
         pipeline.reconcile()
-    return _Alerts(alert_service, pipeline)
+    return _Alerts(alert_service, pipeline, packs)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest_server.alerts._errors import AlertNotFound, InvalidAction, InvalidInput
 from ingest_server.alerts._models import AlertDetail, AlertPublic, AlertState
 from ingest_server.alerts._service import AlertService
-from ingest_server.auth import principal_of, visible_sites
+from ingest_server.auth import principal_of, still_signed_in, visible_sites
 from ingest_server.notify import ChannelStats, Dispatcher, SseBroadcaster
 from rules.live import Severity
 
@@ -158,6 +158,8 @@ async def stream(request: Request) -> StreamingResponse:
                 try:
                     message = await asyncio.wait_for(subscription.get(), SSE_KEEPALIVE_S)
                 except TimeoutError:
+                    if not await asyncio.to_thread(still_signed_in, request):
+                        return
                     yield ": keepalive\n\n"
                     continue
                 yield message.frame()

@@ -7,7 +7,13 @@ calls; the lifespan puts ``auth`` (:class:`AuthStore`), ``audit`` (:class:`Audit
 ``signin_limiter`` on ``app.state``.
 """
 
-from ingest_server.auth._audit import AuditEntry, AuditLog, AuditVerification
+from ingest_server.auth._audit import (
+    AuditEntry,
+    AuditLog,
+    AuditVerification,
+    audit_rule_packs,
+    pack_digests,
+)
 from ingest_server.auth._audit_mw import AuditMiddleware
 from ingest_server.auth._errors import (
     AuthError,
@@ -28,6 +34,7 @@ from ingest_server.auth._policy import (
     principal_of,
     require,
     route_keys,
+    still_signed_in,
     visible_sites,
 )
 from ingest_server.auth._ratelimit import SignInLimiter
@@ -70,13 +77,16 @@ __all__ = [
     "User",
     "UserExists",
     "WeakPassword",
+    "audit_rule_packs",
     "authorize",
     "check_password",
     "create_auth_tables",
     "missing_decisions",
+    "pack_digests",
     "principal_of",
     "require",
     "route_keys",
     "router",
+    "still_signed_in",
     "visible_sites",
 ]

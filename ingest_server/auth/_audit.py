@@ -12,17 +12,26 @@ import hashlib
 import hmac
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
 from ingest_server.auth._tables import AuditRow
 from protocol import Clock
 
-__all__ = ["GENESIS", "AuditEntry", "AuditLog", "AuditVerification"]
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "AuditLog",
+    "AuditVerification",
+    "audit_rule_packs",
+    "pack_digests",
+]
 
 GENESIS = "0" * 64
 # The longest path or detail value kept: enough for every route, bounded against log flooding.
@@ -179,6 +188,13 @@ class AuditLog:
             rows = s.scalars(query.order_by(AuditRow.seq).limit(limit))
             return [_entry(r) for r in rows]
 
+    def last(self, action: str) -> AuditEntry | None:
+        """The newest entry of ``action``."""
+        query = select(AuditRow).where(AuditRow.action == action)
+        with self._sessions() as s:
+            row = s.scalars(query.order_by(AuditRow.seq.desc()).limit(1)).first()
+            return None if row is None else _entry(row)
+
     def verify(self) -> AuditVerification:
         """Walk the whole chain; name the first entry that does not follow from its past."""
         prev, expected_seq, count = GENESIS, 1, 0
@@ -210,3 +226,28 @@ class AuditLog:
                     )
                 prev, expected_seq = row.hash, row.seq + 1
         return AuditVerification(True, count)
+
+
+def pack_digests(packs: Mapping[str, BaseModel]) -> dict[str, dict[str, str]]:
+    """Each rule pack's version and the SHA-256 of its validated content."""
+    return {
+        pack_id: {
+            "version": str(getattr(pack, "version", "")),
+            "sha256": hashlib.sha256(pack.model_dump_json().encode()).hexdigest(),
+        }
+        for pack_id, pack in sorted(packs.items())
+    }
+
+
+def audit_rule_packs(audit: AuditLog, packs: Mapping[str, BaseModel]) -> AuditEntry | None:
+    """Record the rule packs in force when they differ from the last recorded ones (a pack
+    added, removed or edited between runs), naming what changed."""
+    now = pack_digests(packs)
+    last = audit.last("rule_packs.loaded")
+    before: dict[str, dict[str, str]] = {} if last is None else last.detail.get("packs", {})
+    if last is not None and before == now:
+        return None
+    changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
+    return audit.append(
+        "rule_packs.loaded", actor="server", detail={"packs": now, "changed": changed}
+    )

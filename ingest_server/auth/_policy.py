@@ -36,6 +36,7 @@ __all__ = [
     "principal_of",
     "require",
     "route_keys",
+    "still_signed_in",
     "visible_sites",
 ]
 
@@ -297,6 +298,18 @@ def authorize(request: Request) -> None:
     if site is None and rule.site in (SiteFrom.DEVICE, SiteFrom.GATEWAY, SiteFrom.QUERY_DEVICE):
         # An object in no registered site is visible to all-site principals only.
         raise HTTPException(404, "not found")
+
+
+def still_signed_in(request: Request) -> bool:
+    """Whether the request's credentials still hold (for long-lived streams: a sign-out,
+    expiry, disabled user or revoked key ends them). True where access control is not wired."""
+    if getattr(request.app.state, "auth", None) is None:
+        return True
+    try:
+        authenticate(request)
+    except HTTPException:
+        return False
+    return True
 
 
 def principal_of(request: Request) -> Principal:

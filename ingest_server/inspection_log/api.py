@@ -96,8 +96,10 @@ def record_manual(
         and not principal.can(Permission.INSPECTION_RECORD)
     ):
         raise HTTPException(403, f"role {principal.role} may record patrols only")
+    # The log's actor is who signed in; ``inspector`` stays the name written on the record.
+    actor = principal.actor if isinstance(principal, Principal) else None
     try:
-        return service.log.record_manual(site, body).model_dump()
+        return service.log.record_manual(site, body, actor=actor).model_dump()
     except InvalidRecord as exc:
         raise _unprocessable(exc) from exc
 

@@ -227,3 +227,24 @@ def test_the_server_refuses_to_start_without_users(
     with TestClient(create_app(settings)) as client:
         login = {"username": "chief", "password": "chief-admin-password"}
         assert client.post("/auth/login", json=login).status_code == 200
+
+
+def test_streams_learn_that_their_session_ended(deployment: Deployment) -> None:
+    from starlette.requests import Request
+
+    from ingest_server.auth import still_signed_in
+
+    d = deployment
+    token = _login(d, "operator-a")["token"]
+    d.client.cookies.clear()
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/alerts/stream",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+        "app": d.client.app,
+        "query_string": b"",
+    }
+    assert still_signed_in(Request(scope)) is True
+    assert d.client.post("/auth/logout", headers={"Authorization": f"Bearer {token}"}).is_success
+    assert still_signed_in(Request(scope)) is False
