@@ -261,7 +261,9 @@ function header(page) {
   }, (error) => account.replaceChildren(el("span", { class: "user", title: String(error.message ?? error) }, "—")));
   return el("header", { class: "top" },
     el("a", { class: "brand", href: "/ui/" }, "邻里 Linli"), nav,
-    el("div", { class: "tools" }, el("span", { class: "live-dot", id: "live-state", title: t("common.live") }), account, langButton));
+    el("div", { class: "tools" },
+      page === "signin" ? null : el("span", { class: "live-dot", id: "live-state", title: t("common.live") }),
+      account, langButton));
 }
 
 // Builds the shell around a page and returns the page's main element.
