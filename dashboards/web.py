@@ -181,11 +181,13 @@ def api_site(request: Request, site_id: SiteId) -> SiteView:
 
 
 class User(BaseModel):
-    """Who is signed in: one role (operator, manager, inspector, admin) over some sites."""
+    """Who is signed in: one role (operator, manager, inspector, admin) over some sites, and
+    what that role may do (the pages leave out what the server would refuse)."""
 
     id: str
     name: str
     roles: list[Literal["operator", "manager", "inspector", "admin"]]
+    permissions: list[str]
     sites: list[str] | None
     demo: bool
     csrf_token: str | None
@@ -193,11 +195,15 @@ class User(BaseModel):
 
 @router.get("/ui/api/me", summary="The signed-in user")
 def api_me(request: Request) -> User:
+    # Imported here: ingest_server includes this router, so a module-level import would cycle.
+    from ingest_server.auth import Permission
+
     principal = request.state.principal
     return User(
         id=principal.username,
         name=principal.name,
         roles=[principal.role.value],
+        permissions=sorted(p.value for p in Permission if principal.can(p)),
         sites=None if principal.sites is None else sorted(principal.sites),
         demo=bool(request.app.state.settings.demo),
         csrf_token=principal.csrf_token,

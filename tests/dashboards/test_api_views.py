@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ingest_server.auth import ROLE_PERMISSIONS, Permission, Role
 from tests.access import ADMIN
 from tests.dashboards.conftest import Deployment, wait_for
 
@@ -170,6 +171,7 @@ def test_me_is_the_signed_in_user(deployment: Deployment) -> None:
     me = deployment.server.get("/ui/api/me")
     assert me["id"] == ADMIN
     assert me["roles"] == ["admin"]
+    assert set(me["permissions"]) == {p.value for p in Permission}
     assert me["sites"] is None
 
 
@@ -187,6 +189,7 @@ def test_a_user_of_one_site_sees_only_that_site(deployment: Deployment) -> None:
         [d.site],
     )
     assert me["csrf_token"]
+    assert me["permissions"] == sorted(p.value for p in ROLE_PERMISSIONS[Role.MANAGER])
     view = httpx.get(f"{d.server.url}/ui/api/overview", headers=headers, timeout=10).json()
     assert [s["id"] for s in view["sites"]] == [d.site]
     other = httpx.get(f"{d.server.url}/ui/api/sites/{d.site2}/live", headers=headers, timeout=10)

@@ -492,6 +492,24 @@ def test_a_page_opened_without_a_session_goes_to_sign_in_and_comes_back(
     assert console.unexpected() == []
 
 
+def test_a_session_that_ends_while_a_page_is_open_leads_to_sign_in(
+    deployment: Deployment, open_page: OpenPage
+) -> None:
+    d = deployment
+    token = d.server.sign_in(ADMIN, ADMIN_PASSWORD)
+    p, console = open_page(d.server, token)
+    target = f"/ui/inspections?site={d.site}"
+    p.goto(f"{d.server.url}{target}")
+    expect(p.locator("[data-testid='due'] table")).to_be_visible()
+    ended = httpx.post(
+        f"{d.server.url}/auth/logout", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert ended.status_code == 204
+    p.locator("[data-testid='log'] button.primary").click()  # reloads the log
+    expect(p).to_have_url(f"{d.server.url}/ui/signin?next={quote(target, safe='')}")
+    assert console.unexpected() == []
+
+
 @pytest.mark.parametrize(
     "next_",
     [

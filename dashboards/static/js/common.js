@@ -102,22 +102,11 @@ export function postJSON(url, body) {
   });
 }
 
-// What each role may do: a copy of ROLE_PERMISSIONS in ingest_server/auth/_model.py. The
-// server decides; the pages use this only to leave out what it would refuse.
-const READ = ["site.read"];
-export const ROLE_PERMISSIONS = {
-  operator: [...READ, "alert.act", "alert.silence", "patrol.record"],
-  manager: [...READ, "analytics.read", "report.make", "room.edit", "log.export"],
-  inspector: [...READ, "analytics.read", "patrol.record", "inspection.record", "log.export", "report.make"],
-  admin: [
-    ...READ, "analytics.read", "alert.act", "alert.silence", "patrol.record", "inspection.record",
-    "log.export", "report.make", "room.edit", "registry.edit", "system.read", "user.admin",
-  ],
-};
-
-// Whether the signed-in user (as /ui/api/me gives it) holds `permission`.
+// Whether the signed-in user (as /ui/api/me gives it) holds `permission`, a name of
+// ingest_server.auth.Permission ("alert.act", "log.export", ...). The server decides every
+// request; the pages use this only to leave out what it would refuse.
 export function can(me, permission) {
-  return Boolean(me?.roles?.some((role) => ROLE_PERMISSIONS[role]?.includes(permission)));
+  return Boolean(me?.permissions?.includes(permission));
 }
 
 let current = null;
