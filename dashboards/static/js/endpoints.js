@@ -17,7 +17,7 @@ export const API = {
   login: () => "/auth/login",
   logout: () => "/auth/logout",
   // Page data and live stream served by dashboards/web.py.
-  me: () => "/ui/api/me", // {id, name, roles, sites, demo, csrf_token}
+  me: () => "/ui/api/me", // {id, name, roles, permissions, sites, demo, csrf_token}
   overview: () => "/ui/api/overview",
   siteLive: (site) => `/ui/api/sites/${enc(site)}/live`,
   stream: (site) => `/ui/api/stream${q({ site })}`,
