@@ -7,12 +7,12 @@ puts it on ``app.state.live``.
 | path | |
 |---|---|
 | ``GET /`` | redirect to ``/ui/`` |
-| ``GET /ui/``, ``/ui/{page}`` | the pages (see :data:`PAGES`) |
+| ``GET /ui/``, ``/ui/{page}`` | the pages (see :data:`PAGES`); public, their data is not |
 | ``GET /static/{path}`` | JavaScript, CSS, vendored ECharts |
 | ``GET /ui/api/overview`` | every site's summary |
 | ``GET /ui/api/sites/{site}/live`` | rooms by floor with live occupancy, devices, gateways |
 | ``GET /ui/api/stream?site=`` | server-sent events ``room``, ``device``, ``gateway``, ``resync`` |
-| ``GET /ui/api/me`` | the signed-in user (the demo user until access control exists) |
+| ``GET /ui/api/me`` | the signed-in user: name, role, sites, the session's CSRF token |
 | ``GET /ui/api/checklists`` | checklist items of each manual inspection record, zh / en |
 """
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     # Types only: ingest_server includes this package's router, so no import at run time.
     from ingest_server import IngestService
 
-__all__ = ["PAGES", "router"]
+__all__ = ["PAGES", "PAGE_HEADERS", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,19 @@ HEARTBEAT_S = 15.0
 RETRY_MS = 2000
 
 SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
+
+# Every page: scripts and styles from this server only (inline style attributes are set by the
+# pages and ECharts), no framing (the sign-in form cannot be overlaid by another site), and no
+# full URL with its query in the Referer of links that leave the site.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @asynccontextmanager
@@ -113,14 +126,14 @@ def root() -> RedirectResponse:
 
 @router.get("/ui/", include_in_schema=False, response_class=HTMLResponse)
 def overview_page() -> HTMLResponse:
-    return HTMLResponse(_shell("overview"))
+    return HTMLResponse(_shell("overview"), headers=PAGE_HEADERS)
 
 
 @router.get("/ui/{page}", include_in_schema=False, response_class=HTMLResponse)
 def page(page: str) -> HTMLResponse:
     if page not in PAGES:
         raise HTTPException(404, f"no page {page!r}")
-    return HTMLResponse(_shell(page))
+    return HTMLResponse(_shell(page), headers=PAGE_HEADERS)
 
 
 @router.get("/static/{path:path}", include_in_schema=False)
@@ -132,7 +145,7 @@ def static(path: str, request: Request) -> Response:
         raise HTTPException(404, f"no asset {path!r}")
     data, etag = found
     # Revalidate every time (an upgrade must show at once) but send the body only when changed.
-    headers = {"Cache-Control": "no-cache", "ETag": etag}
+    headers = {"Cache-Control": "no-cache", "ETag": etag, "X-Content-Type-Options": "nosniff"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=kind, headers=headers)
@@ -175,11 +188,13 @@ def api_site(request: Request, site_id: SiteId) -> SiteView:
 
 
 class User(BaseModel):
-    """Who is signed in: one role (operator, manager, inspector, admin) over some sites."""
+    """Who is signed in: one role (operator, manager, inspector, admin) over some sites, and
+    what that role may do (the pages leave out what the server would refuse)."""
 
     id: str
     name: str
     roles: list[Literal["operator", "manager", "inspector", "admin"]]
+    permissions: list[str]
     sites: list[str] | None
     demo: bool
     csrf_token: str | None
@@ -187,11 +202,15 @@ class User(BaseModel):
 
 @router.get("/ui/api/me", summary="The signed-in user")
 def api_me(request: Request) -> User:
+    # Imported here: ingest_server includes this router, so a module-level import would cycle.
+    from ingest_server.auth import Permission
+
     principal = request.state.principal
     return User(
         id=principal.username,
         name=principal.name,
         roles=[principal.role.value],
+        permissions=sorted(p.value for p in Permission if principal.can(p)),
         sites=None if principal.sites is None else sorted(principal.sites),
         demo=bool(request.app.state.settings.demo),
         csrf_token=principal.csrf_token,

@@ -225,6 +225,32 @@ class LiveServer:
         response.raise_for_status()
         return response.json()
 
+    def create_user(self, username: str, role: str, sites: list[str], name: str) -> str:
+        """Create a user as the admin; returns its password."""
+        password = f"{username}-password-for-tests"
+        self.post(
+            "/users",
+            {
+                "username": username,
+                "password": password,
+                "role": role,
+                "sites": sites,
+                "name": name,
+            },
+        )
+        return password
+
+    def sign_in(self, username: str, password: str) -> str:
+        """A new session of ``username``: its token (the value of the session cookie)."""
+        response = httpx.post(
+            f"{self.url}/auth/login",
+            json={"username": username, "password": password},
+            timeout=10,
+        )
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(30)

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ingest_server.auth import ROLE_PERMISSIONS, Permission, Role
+from tests.access import ADMIN
 from tests.dashboards.conftest import Deployment, wait_for
 
 
@@ -50,11 +52,15 @@ def test_overview_sums_up_every_site(deployment: Deployment) -> None:
 
 
 def _events(
-    url: str, found: list[dict[str, Any]], want: dict[str, Any], stop: threading.Event
+    url: str,
+    headers: dict[str, str],
+    found: list[dict[str, Any]],
+    want: dict[str, Any],
+    stop: threading.Event,
 ) -> None:
     """Read room events until one has ``want``'s items (or ``stop`` is set, seen at the next
     line: the server sends a keep-alive every 15 s)."""
-    with httpx.stream("GET", url, timeout=30) as response:
+    with httpx.stream("GET", url, headers=headers, timeout=30) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         kind = None
         for line in response.iter_lines():
@@ -75,7 +81,7 @@ def test_the_stream_pushes_a_rooms_new_occupancy(deployment: Deployment) -> None
     stop = threading.Event()
     want = {"room": "elder", "occupancy": 9}
     url = f"{d.server.url}/ui/api/stream?site={d.site}"
-    reader = threading.Thread(target=_events, args=(url, found, want, stop))
+    reader = threading.Thread(target=_events, args=(url, d.server.headers, found, want, stop))
     before = d.server.app.state.live.subscribers
     reader.start()
     try:
@@ -137,8 +143,64 @@ def test_root_leads_to_the_overview(deployment: Deployment) -> None:
 
 
 def test_unknown_site_is_404(deployment: Deployment) -> None:
-    response = httpx.get(f"{deployment.server.url}/ui/api/sites/nope/live", timeout=10)
+    response = httpx.get(
+        f"{deployment.server.url}/ui/api/sites/nope/live",
+        headers=deployment.server.headers,
+        timeout=10,
+    )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/ui/api/overview", "/ui/api/me", "/ui/api/checklists", "/ui/api/stream", "/alerts"],
+)
+def test_page_data_needs_a_session(deployment: Deployment, path: str) -> None:
+    response = httpx.get(f"{deployment.server.url}{path}", timeout=10)
+    assert response.status_code == 401
+
+
+def test_pages_may_not_be_framed(deployment: Deployment) -> None:
+    response = httpx.get(f"{deployment.server.url}/ui/signin", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_me_is_the_signed_in_user(deployment: Deployment) -> None:
+    me = deployment.server.get("/ui/api/me")
+    assert me["id"] == ADMIN
+    assert me["roles"] == ["admin"]
+    assert set(me["permissions"]) == {p.value for p in Permission}
+    assert me["sites"] is None
+
+
+def test_a_user_of_one_site_sees_only_that_site(deployment: Deployment) -> None:
+    d = deployment
+    username = f"viewer-{d.site}"
+    password = d.server.create_user(username, "manager", [d.site], "钱经理")
+    token = d.server.sign_in(username, password)
+    headers = {"Authorization": f"Bearer {token}"}
+    me = httpx.get(f"{d.server.url}/ui/api/me", headers=headers, timeout=10).json()
+    assert (me["id"], me["name"], me["roles"], me["sites"]) == (
+        username,
+        "钱经理",
+        ["manager"],
+        [d.site],
+    )
+    assert me["csrf_token"]
+    assert me["permissions"] == sorted(p.value for p in ROLE_PERMISSIONS[Role.MANAGER])
+    view = httpx.get(f"{d.server.url}/ui/api/overview", headers=headers, timeout=10).json()
+    assert [s["id"] for s in view["sites"]] == [d.site]
+    other = httpx.get(f"{d.server.url}/ui/api/sites/{d.site2}/live", headers=headers, timeout=10)
+    assert other.status_code == 404
+    # Through the session cookie, a change without the CSRF header is refused.
+    with httpx.Client(base_url=d.server.url, cookies={"linli_session": token}, timeout=10) as c:
+        assert c.post("/auth/logout").status_code == 403
+        done = c.post("/auth/logout", headers={"X-CSRF-Token": me["csrf_token"]})
+        assert done.status_code == 204
+    gone = httpx.get(f"{d.server.url}/ui/api/me", headers=headers, timeout=10)
+    assert gone.status_code == 401
 
 
 def test_checklists_are_the_inspection_logs_own(deployment: Deployment) -> None:

@@ -31,26 +31,117 @@ export class HttpError extends Error {
   }
 }
 
-export async function getJSON(url, options) {
-  const response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
-  if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      detail = (await response.json()).detail ?? detail;
-    } catch {
-      // Not JSON: keep the status text.
-    }
-    throw new HttpError(response.status, typeof detail === "string" ? detail : JSON.stringify(detail), url);
+// Methods that change nothing: the server wants no CSRF token with them.
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const CSRF_KEY = "linli.csrf";
+const CSRF_HEADER = "X-CSRF-Token";
+let csrfToken = sessionStorage.getItem(CSRF_KEY);
+let leaving = false;
+
+// The session's CSRF token, from the sign-in answer or /ui/api/me; kept for this tab only.
+export function rememberCsrf(token) {
+  csrfToken = token || null;
+  if (csrfToken) sessionStorage.setItem(CSRF_KEY, csrfToken);
+  else sessionStorage.removeItem(CSRF_KEY);
+}
+
+// Where the browser goes back to after signing in: this page, path and query only.
+export function signInUrl() {
+  const next = `${location.pathname}${location.search}`;
+  return `/ui/signin?next=${encodeURIComponent(next)}`;
+}
+
+function toSignIn() {
+  if (leaving || document.body.dataset.page === "signin") return;
+  leaving = true;
+  location.assign(signInUrl());
+}
+
+async function failure(response, url) {
+  let detail = response.statusText;
+  try {
+    detail = (await response.json()).detail ?? detail;
+  } catch {
+    // Not JSON: keep the status text.
   }
-  return response.status === 204 ? null : response.json();
+  return new HttpError(response.status, typeof detail === "string" ? detail : JSON.stringify(detail), url);
+}
+
+// fetch + JSON. A 401 sends the browser to the sign-in page (and never settles, so the page
+// shows no error while it leaves); a state-changing request carries the CSRF token, fetched
+// again and retried once when the server refuses the one kept.
+export async function getJSON(url, options = {}) {
+  const { retried, ...init } = options;
+  const method = (init.method ?? "GET").toUpperCase();
+  const headers = { Accept: "application/json", ...init.headers };
+  if (!SAFE_METHODS.has(method)) {
+    if (!csrfToken) await session({ fresh: true });
+    if (csrfToken) headers[CSRF_HEADER] = csrfToken;
+  }
+  const response = await fetch(url, { ...init, headers, credentials: "same-origin" });
+  if (response.ok) return response.status === 204 ? null : response.json();
+  const error = await failure(response, url);
+  if (response.status === 401) {
+    toSignIn();
+    if (!leaving) throw error;
+    return new Promise(() => {});
+  }
+  if (response.status === 403 && !SAFE_METHODS.has(method) && !retried && error.detail.includes(CSRF_HEADER)) {
+    rememberCsrf(null);
+    await session({ fresh: true });
+    return getJSON(url, { ...options, retried: true });
+  }
+  throw error;
 }
 
 export function postJSON(url, body) {
   return getJSON(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
+}
+
+// Whether the signed-in user (as /ui/api/me gives it) holds `permission`, a name of
+// ingest_server.auth.Permission ("alert.act", "log.export", ...). The server decides every
+// request; the pages use this only to leave out what it would refuse.
+export function can(me, permission) {
+  return Boolean(me?.permissions?.includes(permission));
+}
+
+let current = null;
+
+// The signed-in user from /ui/api/me, fetched once per page. `quiet`: null when not signed in
+// instead of going to the sign-in page.
+export function session({ fresh = false, quiet = false } = {}) {
+  if (current === null || fresh) {
+    current = fetch(API.me(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(async (response) => {
+        if (response.status === 401) return null;
+        if (!response.ok) throw await failure(response, API.me());
+        const me = await response.json();
+        if (me.csrf_token) rememberCsrf(me.csrf_token);
+        return me;
+      });
+  }
+  return current.then((me) => {
+    if (me === null && !quiet) {
+      toSignIn();
+      return new Promise(() => {});
+    }
+    return me;
+  });
+}
+
+export async function signOut() {
+  try {
+    await getJSON(API.logout(), { method: "POST" });
+  } catch (error) {
+    // The session is left to expire; this browser forgets it all the same.
+    console.warn("sign-out failed", error);
+  }
+  rememberCsrf(null);
+  location.assign("/ui/signin");
 }
 
 export function notAvailable(what) {
@@ -59,6 +150,9 @@ export function notAvailable(what) {
 }
 
 export function errorBox(error) {
+  if (error.status === 403) {
+    return el("div", { class: "notice error", role: "alert", "data-testid": "forbidden", title: error.detail }, t("common.forbidden"));
+  }
   return el("div", { class: "notice error", role: "alert" }, `${t("common.error")}: ${error.message ?? error}`);
 }
 
@@ -117,12 +211,25 @@ export function loadClass(ratio) {
   return "load-ok";
 }
 
-export function user() {
-  try {
-    return JSON.parse(localStorage.getItem("linli.user") || "null");
-  } catch {
-    return null;
-  }
+const NAV_NEEDS = { utilization: "analytics.read", compliance: "analytics.read" };
+
+function navLinks(page, me) {
+  const site = new URLSearchParams(location.search).get("site");
+  return NAV.filter((name) => !NAV_NEEDS[name] || can(me, NAV_NEEDS[name])).map((name) => el("a", {
+    href: `/ui/${name === "overview" ? "" : name}${site && name !== "overview" ? `?site=${encodeURIComponent(site)}` : ""}`,
+    class: name === page ? "active" : null,
+    "data-i18n": `nav.${name}`,
+  }, t(`nav.${name}`)));
+}
+
+function accountTools(me) {
+  if (!me) return [];
+  const role = me.roles?.[0];
+  return [
+    el("span", { class: "user", "data-testid": "user", "data-user": me.id, "data-role": role, title: me.id },
+      me.name || me.id, role ? el("span", { class: "role", "data-testid": "user-role" }, t(`role.${role}`)) : null),
+    el("button", { type: "button", class: "signout", "data-testid": "signout", onclick: signOut }, t("user.signout")),
+  ];
 }
 
 function header(page) {
@@ -135,18 +242,17 @@ function header(page) {
       location.href = url.toString();
     },
   }, t("lang.switch"));
-  const who = user();
-  const site = new URLSearchParams(location.search).get("site");
-  const nav = el("nav", { class: "nav" }, NAV.map((name) => el("a", {
-    href: `/ui/${name === "overview" ? "" : name}${site && name !== "overview" ? `?site=${encodeURIComponent(site)}` : ""}`,
-    class: name === page ? "active" : null,
-    "data-i18n": `nav.${name}`,
-  }, t(`nav.${name}`))));
-  const account = el("a", { class: "user", href: "/ui/signin", "data-testid": "user" },
-    who ? who.name : t("user.demo"));
+  const nav = el("nav", { class: "nav" });
+  const account = el("span", { class: "account" });
+  session({ quiet: page === "signin" }).then((me) => {
+    if (page !== "signin" || me) nav.replaceChildren(...navLinks(page, me));
+    account.replaceChildren(...accountTools(me));
+  }, (error) => account.replaceChildren(el("span", { class: "user", title: String(error.message ?? error) }, "—")));
   return el("header", { class: "top" },
     el("a", { class: "brand", href: "/ui/" }, "邻里 Linli"), nav,
-    el("div", { class: "tools" }, el("span", { class: "live-dot", id: "live-state", title: t("common.live") }), account, langButton));
+    el("div", { class: "tools" },
+      page === "signin" ? null : el("span", { class: "live-dot", id: "live-state", title: t("common.live") }),
+      account, langButton));
 }
 
 // Builds the shell around a page and returns the page's main element.
@@ -169,7 +275,12 @@ export function setLive(ok) {
 export function listen(url, handlers, onOpen) {
   const source = new EventSource(url);
   source.addEventListener("open", () => { setLive(true); onOpen?.(); });
-  source.addEventListener("error", () => setLive(false));
+  source.addEventListener("error", () => {
+    setLive(false);
+    // The browser retries a dropped stream by itself but gives up on a refusal (401 after the
+    // session ended): ask who is signed in, which leads to the sign-in page if no one is.
+    if (source.readyState === EventSource.CLOSED) session({ fresh: true });
+  });
   for (const [name, fn] of Object.entries(handlers)) {
     source.addEventListener(name, (event) => fn(JSON.parse(event.data)));
   }

@@ -13,8 +13,11 @@ const q = (params) => {
 const enc = encodeURIComponent;
 
 export const API = {
+  // Access control (ingest_server/auth/api.py): {username, password} -> {token, csrf_token, user}.
+  login: () => "/auth/login",
+  logout: () => "/auth/logout",
   // Page data and live stream served by dashboards/web.py.
-  me: () => "/ui/api/me",
+  me: () => "/ui/api/me", // {id, name, roles, permissions, sites, demo, csrf_token}
   overview: () => "/ui/api/overview",
   siteLive: (site) => `/ui/api/sites/${enc(site)}/live`,
   stream: (site) => `/ui/api/stream${q({ site })}`,
@@ -29,9 +32,10 @@ export const API = {
   // Alert lifecycle (ingest_server/alerts/api.py).
   alerts: (filters) => `/alerts${q({ limit: 1000, ...filters })}`,
   alert: (id) => `/alerts/${enc(id)}`, // with its history
-  // action: acknowledge {actor, note} | assign {actor, assignee} | resolve {actor, note}
+  // The server names the signed-in user as the actor. action: acknowledge {note} |
+  // assign {assignee} | resolve {note} | silence {duration_s, reason}
   alertAction: (id, action) => `/alerts/${enc(id)}/${action}`,
-  alertNote: (id) => `/alerts/${enc(id)}/notes`, // {actor, text}
+  alertNote: (id) => `/alerts/${enc(id)}/notes`, // {text}
   alertStream: () => "/alerts/stream",
   // Inspection schedule (ingest_server/api/inspections.py) and log (ingest_server/inspection_log).
   inspectionsDue: (site, all = false) => `/sites/${enc(site)}/inspections/due${q({ all: all || undefined })}`,

@@ -1,10 +1,11 @@
 // Alert console: live list (server-sent events), sound for new critical alerts, filters,
-// acknowledge / assign / resolve with a note, and each alert's history.
+// acknowledge / assign / resolve with a note, silence, and each alert's history. The server
+// records the signed-in user as the one who acted; a role sees only the actions it may take.
 
 import { ALERT_EVENTS, API } from "../endpoints.js";
 import {
-  SEVERITIES, el, errorBox, formatTime, getJSON, listen, notAvailable, postJSON, shell,
-  siteList, user,
+  SEVERITIES, can, el, errorBox, formatTime, getJSON, listen, notAvailable, postJSON, session,
+  shell, siteList,
 } from "../common.js";
 import { pick, t } from "../i18n.js";
 
@@ -17,11 +18,15 @@ const state = {
   filters: { site: params.get("site") ?? "", severity: params.get("severity") ?? "", state: params.get("state") ?? "" },
   sound: localStorage.getItem("linli.sound") !== "off",
   audio: null,
+  me: null,
 };
 // Only a firing alert can be acknowledged (pending ones have not been announced yet).
 const ACKABLE = new Set(["firing"]);
 // Stream events that announce an alert (a new occurrence, or a severity raised to it).
 const ANNOUNCING = new Set(["fired", "escalated"]);
+// The silences offered, in seconds: a quarter-hour for a visit by the fire brigade up to the
+// server's longest (12 h by default), for a detector awaiting replacement overnight.
+const SILENCES = [900, 3600, 4 * 3600, 12 * 3600];
 
 // Browsers start audio only after a user gesture: the first click anywhere unlocks it.
 function unlockAudio() {
@@ -67,14 +72,18 @@ function matches(a) {
 }
 
 // What each action posts (ingest_server/alerts/api.py): resolving by hand needs a note;
-// assigning takes no note, so a note given with it is added to the alert afterwards.
+// assigning takes no note, so a note given with it is added to the alert afterwards; a
+// silence's note is its reason.
 function actionDialog(alert, action) {
-  const note = el("textarea", { name: "note", rows: 3, "data-testid": "note", required: action === "resolve" });
+  const note = el("textarea", { name: "note", rows: 3, "data-testid": "note", required: action === "resolve" || action === "silence" });
   const assignee = el("input", { name: "assignee", "data-testid": "assignee", value: alert.assignee ?? "", required: true });
+  const duration = el("select", { name: "duration", "data-testid": "duration" },
+    SILENCES.map((s) => el("option", { value: s }, s < 3600 ? t("alerts.minutes_n", { n: s / 60 }) : t("alerts.hours_n", { n: s / 3600 }))));
   const form = el("form", { method: "dialog", class: "stack" },
     el("h3", {}, `${t(`alerts.${action}`)} · ${message(alert)}`),
     action === "assign" ? el("label", {}, t("alerts.assignee"), assignee) : null,
-    el("label", {}, t("alerts.note"), note),
+    action === "silence" ? el("label", {}, t("alerts.duration"), duration) : null,
+    el("label", {}, t(action === "silence" ? "alerts.reason" : "alerts.note"), note),
     el("div", { class: "toolbar" },
       el("button", { value: "cancel", type: "submit", formnovalidate: true }, t("common.cancel")),
       el("button", { value: "ok", type: "submit", class: "primary", "data-testid": "confirm" }, t(`alerts.${action}`))));
@@ -82,15 +91,16 @@ function actionDialog(alert, action) {
   dialog.addEventListener("close", async () => {
     dialog.remove();
     if (dialog.returnValue !== "ok") return;
-    const actor = user()?.name ?? "demo";
     const text = note.value.trim();
     try {
       let updated;
       if (action === "assign") {
-        updated = await postJSON(API.alertAction(alert.id, "assign"), { actor, assignee: assignee.value.trim() });
-        if (text) updated = await postJSON(API.alertNote(alert.id), { actor, text });
+        updated = await postJSON(API.alertAction(alert.id, "assign"), { assignee: assignee.value.trim() });
+        if (text) updated = await postJSON(API.alertNote(alert.id), { text });
+      } else if (action === "silence") {
+        updated = await postJSON(API.alertAction(alert.id, "silence"), { duration_s: Number(duration.value), reason: text || undefined });
       } else {
-        updated = await postJSON(API.alertAction(alert.id, action), { actor, note: text || undefined });
+        updated = await postJSON(API.alertAction(alert.id, action), { note: text || undefined });
       }
       upsert(updated);
     } catch (error) {
@@ -140,6 +150,10 @@ function toggleHistory(alert, tr) {
   fillHistory(alert.id, cell);
 }
 
+function actionButton(alert, action) {
+  return el("button", { type: "button", "data-action": action, onclick: () => actionDialog(alert, action) }, t(`alerts.${action}`));
+}
+
 function row(a) {
   const tz = timeZone(a.site);
   const tr = el("tr", { "data-alert": a.id, "data-severity": a.severity, "data-state": a.state, class: fresh.has(a.id) ? "new" : null },
@@ -152,12 +166,10 @@ function row(a) {
     el("td", { class: "num" }, a.occurrences ?? 1),
     el("td", {}, a.assignee ?? "—"),
     el("td", {}, el("div", { class: "toolbar" },
-      ACKABLE.has(a.state)
-        ? el("button", { type: "button", "data-action": "acknowledge", onclick: () => actionDialog(a, "acknowledge") }, t("alerts.acknowledge")) : null,
-      a.state !== "resolved"
-        ? el("button", { type: "button", "data-action": "assign", onclick: () => actionDialog(a, "assign") }, t("alerts.assign")) : null,
-      a.state !== "resolved"
-        ? el("button", { type: "button", "data-action": "resolve", onclick: () => actionDialog(a, "resolve") }, t("alerts.resolve")) : null,
+      ACKABLE.has(a.state) && can(state.me, "alert.act") ? actionButton(a, "acknowledge") : null,
+      a.state !== "resolved" && can(state.me, "alert.act") ? actionButton(a, "assign") : null,
+      a.state !== "resolved" && can(state.me, "alert.act") ? actionButton(a, "resolve") : null,
+      a.state !== "resolved" && can(state.me, "alert.silence") ? actionButton(a, "silence") : null,
       el("button", { type: "button", "data-action": "history", onclick: (e) => toggleHistory(a, e.target.closest("tr")) }, t("alerts.history")))));
   return tr;
 }
@@ -223,7 +235,7 @@ async function load() {
 async function start() {
   main.replaceChildren(el("p", {}, t("common.loading")));
   try {
-    state.sites = await siteList();
+    [state.me, state.sites] = await Promise.all([session(), siteList()]);
   } catch (error) {
     main.replaceChildren(errorBox(error));
     return;

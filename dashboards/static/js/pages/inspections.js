@@ -1,11 +1,13 @@
 // Inspections: due and overdue items (the schedule), the site's tamper-evident inspection log
 // with filters, a form to record a patrol / periodic check / equipment test / maintenance with
 // the real checklist items, exports (CSV / JSON / PDF) and a check of the log's hash chain.
+// A role sees only what it may do: an operator records patrols only, a manager none, and
+// exports need the export permission.
 
 import { API } from "../endpoints.js";
 import {
-  chosenSite, el, errorBox, formatTime, getJSON, notAvailable, postJSON, shell,
-  sitePicker, siteList, user, zonedDay, zonedMidnight,
+  can, chosenSite, el, errorBox, formatTime, getJSON, notAvailable, postJSON, session, shell,
+  sitePicker, siteList, zonedDay, zonedMidnight,
 } from "../common.js";
 import { currentLang, pick, t } from "../i18n.js";
 
@@ -22,7 +24,7 @@ const CATEGORIES = [
 const OUTCOMES = ["pass", "fail", "not_applicable"];
 // One page of the log; "more" fetches the next one (the API allows up to 1,000).
 const PAGE = 200;
-const state = { sites: [], site: null, start: null, end: null, category: "", checklists: null };
+const state = { sites: [], site: null, start: null, end: null, category: "", checklists: null, me: null };
 
 function timeZone() {
   return state.sites.find((s) => s.id === state.site)?.timezone ?? "Asia/Shanghai";
@@ -109,10 +111,11 @@ async function logSection() {
   const lang = currentLang() === "en" ? "en" : "zh";
   const exportFilters = { ...range(), category: state.category || undefined, lang };
   const verdict = el("span", { "data-testid": "verify-result" });
-  section.append(filters, el("div", { class: "toolbar", "data-testid": "exports" }, `${t("insp.export")}: `,
-    ["csv", "json", "pdf"].map((format) => el("a", {
+  const exportLinks = can(state.me, "log.export") ? [`${t("insp.export")}: `,
+    ...["csv", "json", "pdf"].map((format) => el("a", {
       class: "button", href: API.inspectionExport(state.site, { ...exportFilters, format }), download: "", "data-format": format,
-    }, t(`insp.export_${format}`))),
+    }, t(`insp.export_${format}`)))] : [];
+  section.append(filters, el("div", { class: "toolbar", "data-testid": "exports" }, exportLinks,
     el("button", { type: "button", "data-testid": "verify", onclick: () => verify(verdict) }, t("insp.verify")),
     verdict));
   const holder = el("div", { class: "table-wrap" });
@@ -186,6 +189,11 @@ function checklistFields(category) {
 
 async function recordSection() {
   const section = el("section", { "data-testid": "record" }, el("h2", {}, t("insp.record")));
+  if (!can(state.me, "patrol.record")) {
+    section.append(el("p", { class: "notice", "data-testid": "record-not-allowed" }, t("insp.record_not_allowed")));
+    return section;
+  }
+  const kinds = can(state.me, "inspection.record") ? MANUAL : ["patrol"];
   if (state.checklists === null) {
     try {
       state.checklists = await getJSON(API.checklists());
@@ -194,14 +202,15 @@ async function recordSection() {
       return section;
     }
   }
-  let checklist = checklistFields(MANUAL[0]);
+  let checklist = checklistFields(kinds[0]);
   const category = el("select", { name: "category", onchange: () => {
     const next = checklistFields(category.value);
     checklist.replaceWith(next);
     checklist = next;
-  } }, MANUAL.map((c) => el("option", { value: c }, label("insp.category", c))));
+  } }, kinds.map((c) => el("option", { value: c }, label("insp.category", c))));
   const occurred = el("input", { type: "datetime-local", name: "occurred_at", value: localNow(), required: true });
-  const inspector = el("input", { name: "inspector", value: user()?.name ?? "demo", required: true, maxlength: 64 });
+  // The signed-in user records; the log names them, not whoever they type.
+  const inspector = el("input", { name: "inspector", value: state.me.name || state.me.id, readonly: true, required: true, maxlength: 64 });
   const subject = el("input", { name: "subject", maxlength: 64 });
   const remarks = el("textarea", { name: "remarks", rows: 3 });
   const status = el("div", { "data-testid": "record-status" });
@@ -251,7 +260,7 @@ async function render() {
 async function start() {
   main.replaceChildren(el("p", {}, t("common.loading")));
   try {
-    state.sites = await siteList();
+    [state.me, state.sites] = await Promise.all([session(), siteList()]);
     state.site = chosenSite(state.sites);
     if (!state.site) {
       main.replaceChildren(el("p", { class: "notice" }, t("overview.no_sites")));

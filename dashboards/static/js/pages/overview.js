@@ -2,13 +2,13 @@
 
 import { ALERT_EVENTS, API } from "../endpoints.js";
 import {
-  SEVERITIES, el, errorBox, formatNumber, formatTime, getJSON, listen, loadClass, shell,
-  throttle,
+  SEVERITIES, can, el, errorBox, formatNumber, formatTime, getJSON, listen, loadClass, session,
+  shell, throttle,
 } from "../common.js";
 import { pick, t } from "../i18n.js";
 
 const main = shell("overview", "overview.title");
-const state = { view: null, alerts: null, alertsAvailable: true, filter: "", sort: "name" };
+const state = { view: null, alerts: null, alertsAvailable: true, filter: "", sort: "name", me: null };
 
 // Open alerts per site and severity; "not available" when the alert service does not answer.
 async function loadAlerts() {
@@ -100,7 +100,7 @@ function render() {
       el("td", {}, severityCells(s.id)),
       el("td", { class: `num ${s.devices_silent ? "load-over" : ""}` }, `${s.devices_silent} / ${s.devices}`),
       el("td", { class: `num ${s.gateways_offline ? "load-over" : ""}` }, `${s.gateways_offline} / ${s.gateways}`),
-      el("td", {}, s.compliance_pass === null ? "—" : el("a", { href: `/ui/compliance?site=${encodeURIComponent(s.id)}` },
+      el("td", {}, s.compliance_pass === null ? "—" : el(can(state.me, "analytics.read") ? "a" : "span", { href: can(state.me, "analytics.read") ? `/ui/compliance?site=${encodeURIComponent(s.id)}` : null },
         el("span", { class: "status-pass" }, s.compliance_pass), " / ",
         el("span", { class: s.compliance_fail ? "status-fail" : "" }, s.compliance_fail))),
       el("td", {}, formatTime(s.last_seen, s.timezone))));
@@ -116,7 +116,7 @@ function card(labelKey, value, testid) {
 async function start() {
   main.replaceChildren(el("p", {}, t("common.loading")));
   try {
-    await Promise.all([loadView(), loadAlerts()]);
+    [state.me] = await Promise.all([session(), loadView(), loadAlerts()]);
     render();
   } catch (error) {
     main.replaceChildren(errorBox(error));
