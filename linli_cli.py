@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -151,6 +152,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         run_for_s=args.run_for,
     )
+    # `kill` and systemd stop with SIGTERM: stop as cleanly as on Ctrl-C (brokers, agents).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
     return asyncio.run(run_demo(options))
 
 

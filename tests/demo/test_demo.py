@@ -81,6 +81,21 @@ def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         sink.close()
         out = output.read_text(encoding="utf-8", errors="replace")
         assert "Traceback" not in out, out[-3000:]
+        # SIGTERM (kill, systemd) stops as cleanly as Ctrl-C: no broker left behind.
+        assert "linli demo: stopped" in out, out[-3000:]
+        assert _processes_mentioning(str(tmp_path)) == []
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # the process ended meanwhile
+        if text in args:
+            found.append(args)
+    return found
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
