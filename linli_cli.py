@@ -154,7 +154,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     # `kill` and systemd stop with SIGTERM: stop as cleanly as on Ctrl-C (brokers, agents).
     signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
-    return asyncio.run(run_demo(options))
+    try:
+        return asyncio.run(run_demo(options))
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the demo and ran its clean-up before raising this.
+        print("linli demo: stopped", flush=True)
+        return 0
 
 
 def _cmd_rules_check(args: argparse.Namespace) -> int:
