@@ -15,13 +15,20 @@ from ingest_server._registry import DevicePlace
 from ingest_server.store import TimeSeriesStore
 from protocol import GatewayStatus, ProtocolError, decode_message, readings_of
 
-__all__ = ["BatchResult", "Inbound", "Pipeline"]
+__all__ = ["BatchResult", "Inbound", "Pipeline", "SiteMismatch"]
 
 log = logging.getLogger(__name__)
 
 # At most 20 log lines per dead-letter reason per minute: enough to diagnose, not a log flood.
 _LOG_PER_WINDOW = 20
 _LOG_WINDOW_S = 60.0
+
+
+class SiteMismatch(ProtocolError):
+    """A registered gateway published under another site's topic: its readings would be stored
+    under a centre it does not belong to."""
+
+    code = "site_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +71,13 @@ class Pipeline:
         locate: Callable[[str], DevicePlace | None],
         metrics: Metrics,
         now: Callable[[], datetime],
+        gateway_site: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.records = records
         self.locate = locate
+        # The registry's site of a gateway id (None: unknown gateway, taken at its word).
+        self.gateway_site = gateway_site
         self.metrics = metrics
         self.now = now
         self._log_window: dict[str, tuple[float, int]] = {}
@@ -141,6 +151,15 @@ class Pipeline:
     def _decode(self, msg: Inbound, readings: list[StoredReading], result: BatchResult) -> None:
         try:
             decoded = decode_message(msg.topic, msg.payload, now=self.now())
+            site = decoded.topic.site
+            gateway = decoded.topic.gateway or ""
+            home = self.gateway_site(gateway) if self.gateway_site is not None else None
+            if home is not None and home != site:
+                raise SiteMismatch(
+                    f"gateway {gateway!r} belongs to site {home!r} but published under "
+                    f"site {site!r}",
+                    where="topic",
+                )
         except ProtocolError as err:
             self._log_dead_letter(msg, err)
             result.dead.append(
@@ -154,8 +173,6 @@ class Pipeline:
                 )
             )
             return
-        site = decoded.topic.site
-        gateway = decoded.topic.gateway or ""
         if isinstance(decoded.message, GatewayStatus):
             result.statuses.append(StoredStatus(site, decoded.message, msg.received_at))
             return
