@@ -3,17 +3,25 @@ ACL: each gateway is pinned to its own topics, and only known users get in."""
 
 from __future__ import annotations
 
+import signal
+import time
+from pathlib import Path
+
+from ingest_server.broker_acl import generate, read_credentials
 from protocol import Channel, alerts_topic, channel_topic, server_subscriptions, shared
+from rules import parse_registry
 from tests.mqtt_security.clients import Client, connected, drain_until, refused
 from tests.mqtt_security.conftest import (
     DISPLAY,
     GW_A,
     GW_B,
     NOTIFY,
+    REGISTRY_YAML,
     SERVER,
     SITE_A,
     SITE_B,
     AclFiles,
+    Pki,
     SecureMosquitto,
 )
 
@@ -171,3 +179,31 @@ def test_anonymous_wrong_password_and_unknown_users_are_refused(
     # The positive control: the right password for that user gets in.
     with connected(port, GW_A, *_login(acl_files, GW_A)) as client:
         assert isinstance(client, Client)
+
+
+def test_rotation_takes_effect_on_broker_reload(tmp_path: Path, pki: Pki, unique_id: str) -> None:
+    """`--rotate` then SIGHUP (systemctl reload): the old password is refused, the new one and
+    the untouched gateway's still work, without restarting the broker."""
+    registry = parse_registry(REGISTRY_YAML, "test")
+    acl_dir = tmp_path / "acl"
+    generate(registry, acl_dir, source="test", server_user=SERVER)
+    old = read_credentials(acl_dir / "credentials")
+    broker = SecureMosquitto(tmp_path / "broker", acl_dir, pki)
+    broker.start()
+    try:
+        with connected(broker.port, GW_A, GW_A, old[GW_A]):
+            pass
+        generate(registry, acl_dir, source="test", server_user=SERVER, rotate=[GW_A])
+        new = read_credentials(acl_dir / "credentials")
+        assert broker.proc is not None
+        broker.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while refused(broker.port, f"probe-{unique_id}", GW_A, old[GW_A]).connected:
+            assert time.monotonic() < deadline, "the broker did not reload its password file"
+            time.sleep(0.05)
+        with connected(broker.port, GW_A, GW_A, new[GW_A]):
+            pass
+        with connected(broker.port, GW_B, GW_B, old[GW_B]):
+            pass
+    finally:
+        broker.stop()
