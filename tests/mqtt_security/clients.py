@@ -117,6 +117,14 @@ class Client:
         except queue.Empty:
             raise AssertionError(f"no message within {timeout} s") from None
 
+    def drop(self) -> None:
+        """Lose the connection without a DISCONNECT, as a crashed gateway does: the broker
+        then publishes the client's Last Will (if its ACL allows)."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        assert sock is not None, "not connected"
+        sock.close()
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

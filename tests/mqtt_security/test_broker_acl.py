@@ -81,6 +81,27 @@ def test_gateway_may_publish_its_own_status_and_alarm(
         assert server.next_message() == (A_STATUS, b"online")
 
 
+def test_gateway_cannot_forge_another_gateways_last_will(
+    secure_broker: SecureMosquitto, acl_files: AclFiles, unique_id: str
+) -> None:
+    """A Last Will on B's status topic is accepted at CONNECT by Mosquitto 2.0 but never
+    published: B must not look offline (or online) because A says so."""
+    port = secure_broker.port
+    with connected(port, f"srv-{unique_id}", *_login(acl_files, SERVER)) as server:
+        server.subscribe(B_STATUS)
+        server.subscribe(A_STATUS)
+        forger = Client(GW_A, *_login(acl_files, GW_A))
+        forger.client.will_set(B_STATUS, f"offline {unique_id}".encode(), qos=1)
+        assert forger.connect(port).connected
+        forger.drop()
+        honest = Client(GW_A, *_login(acl_files, GW_A))
+        own = f"own will {unique_id}".encode()
+        honest.client.will_set(A_STATUS, own, qos=1)
+        assert honest.connect(port).connected
+        honest.drop()
+        assert drain_until(server, A_STATUS, own) == [(A_STATUS, own)]
+
+
 def test_gateway_cannot_read_another_gateways_commands(
     secure_broker: SecureMosquitto, acl_files: AclFiles, unique_id: str
 ) -> None:
