@@ -15,7 +15,7 @@ from ingest_server._registry import DevicePlace
 from ingest_server.store import TimeSeriesStore
 from protocol import GatewayStatus, ProtocolError, decode_message, readings_of
 
-__all__ = ["BatchResult", "Inbound", "Pipeline", "SiteMismatch"]
+__all__ = ["BatchResult", "DeviceMismatch", "Inbound", "Pipeline", "SiteMismatch"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,13 @@ class SiteMismatch(ProtocolError):
     under a centre it does not belong to."""
 
     code = "site_mismatch"
+
+
+class DeviceMismatch(ProtocolError):
+    """A gateway reported a device the registry places on another gateway: the rules would act
+    on it in that gateway's site (a forged alarm, or a masked one)."""
+
+    code = "device_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,23 +168,17 @@ class Pipeline:
                     where="topic",
                 )
         except ProtocolError as err:
-            self._log_dead_letter(msg, err)
-            result.dead.append(
-                DeadLetter(
-                    received_at=msg.received_at,
-                    topic=msg.topic,
-                    reason=err.code,
-                    detail=str(err),
-                    size=len(msg.payload),
-                    payload=msg.payload[:DEAD_LETTER_PAYLOAD_CAP],
-                )
-            )
+            self._dead_letter(msg, err, result)
             return
         if isinstance(decoded.message, GatewayStatus):
             result.statuses.append(StoredStatus(site, decoded.message, msg.received_at))
             return
+        foreign: list[str] = []
         for reading in readings_of(decoded.message):
             place = self.locate(reading.device)
+            if place is not None and place.gateway != gateway:
+                foreign.append(f"{reading.device} (of {place.gateway})")
+                continue
             readings.append(
                 StoredReading(
                     reading,
@@ -187,3 +188,25 @@ class Pipeline:
                     unknown_device=place is None,
                 )
             )
+        if foreign:
+            # The gateway's own readings in the message are kept; the others never reach the
+            # store or the rules, which would place them in another gateway's (site's) room.
+            mismatch = DeviceMismatch(
+                f"gateway {gateway!r} reported {len(foreign)} device(s) registered to another "
+                f"gateway: {', '.join(foreign[:5])}",
+                where="readings",
+            )
+            self._dead_letter(msg, mismatch, result)
+
+    def _dead_letter(self, msg: Inbound, err: ProtocolError, result: BatchResult) -> None:
+        self._log_dead_letter(msg, err)
+        result.dead.append(
+            DeadLetter(
+                received_at=msg.received_at,
+                topic=msg.topic,
+                reason=err.code,
+                detail=str(err),
+                size=len(msg.payload),
+                payload=msg.payload[:DEAD_LETTER_PAYLOAD_CAP],
+            )
+        )

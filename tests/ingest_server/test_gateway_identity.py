@@ -1,4 +1,5 @@
-"""A registered gateway publishing under another site's topic is dead-lettered (site_mismatch),
+"""A gateway speaks only for itself: a registered gateway publishing under another site's topic
+(site_mismatch) or reporting another gateway's devices (device_mismatch) is dead-lettered and
 never stored under that centre; through the real consumer and a real Mosquitto."""
 
 from __future__ import annotations
@@ -96,3 +97,66 @@ def test_gateway_site_follows_registry_changes(tmp_path: Path) -> None:
     store.delete_gateway("gw-1")
     assert store.gateway_site("gw-1") is None
     engine.dispose()
+
+
+TWO_SITES = """
+sites:
+  - id: {site}
+    name: 幸福里社区服务中心
+    rooms: [{{id: r1, name: 托育室, function: infant_care, floor: 2, area_m2: 120, places: 12}}]
+    gateways: [{{id: {gw}, devices: [{{id: smk-1, kind: smoke, room: r1}}]}}]
+  - id: {other}
+    name: 和睦里社区服务中心
+    rooms: [{{id: r1, name: 食堂, function: dining, floor: 1, area_m2: 200}}]
+    gateways: [{{id: {gw2}, devices: [{{id: smk-2, kind: smoke, room: r1}}]}}]
+"""
+
+
+def test_readings_of_another_gateways_devices_are_dead_lettered(
+    own_mosquitto: Mosquitto,
+    settings_for: Callable[..., ServerSettings],
+    run_service: Callable[..., IngestService],
+    tmp_path: Path,
+    unique_id: str,
+) -> None:
+    """Within its own topics a gateway could still name another centre's detector; the rules
+    would then raise (or clear) that centre's alarm. Such readings are never stored."""
+    gw, gw2, other = f"{unique_id}-gw", f"{unique_id}-gw2", f"{unique_id}-other"
+    (tmp_path / "registry.yaml").write_text(
+        TWO_SITES.format(site=unique_id, gw=gw, other=other, gw2=gw2)
+    )
+    service = run_service(settings_for(own_mosquitto, mqtt_site="+"))
+    now = datetime.now(UTC)
+    messages = [
+        (
+            channel_topic(unique_id, gw, Channel.READINGS),
+            batch_payload(
+                gw, [smoke_dict("own-1", "smk-1", now), smoke_dict("forged-1", "smk-2", now)]
+            ),
+        ),
+        (
+            channel_topic(unique_id, gw, Channel.ALARM),
+            _alarm(gw, smoke_dict("forged-2", "smk-2", now, "alarm"), now),
+        ),
+        (
+            channel_topic(other, gw2, Channel.READINGS),
+            batch_payload(gw2, [smoke_dict("own-2", "smk-2", now)]),
+        ),
+    ]
+    publisher = Publisher(own_mosquitto, f"pub-{unique_id}")
+    try:
+        publisher.publish_all(messages)
+    finally:
+        publisher.close()
+
+    wait_for(lambda: service.metrics.get("messages") == len(messages), 20, "every message")
+    assert service.records.dead_letter_reasons() == {"device_mismatch": 2}
+    _, letters = service.records.dead_letters(reason="device_mismatch")
+    assert {letter.topic for letter in letters} == {t for t, _ in messages[:2]}
+    assert all(f"smk-2 (of {gw2})" in letter.detail for letter in letters)
+    # The gateway's own reading in the mixed batch, and gw2's own: stored; the forged ones not.
+    assert service.store.count() == 2
+    assert {(r.reading.id, r.site) for r in service.store.latest()} == {
+        ("own-1", unique_id),
+        ("own-2", other),
+    }
