@@ -70,7 +70,7 @@ class HttpChannel:
             raise DeliveryFailed(self.name, str(exc), retryable=False) from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(self.name, f"{type(exc).__name__}: {exc}") from exc
-        if response.is_redirect:
+        if 300 <= response.status_code < 400:
             location = response.headers.get("location", "")[:200]
             raise DeliveryFailed(
                 self.name,
