@@ -24,6 +24,7 @@ from tests.mqtt_security.conftest import (
 
 A_READINGS = channel_topic(SITE_A, GW_A, Channel.READINGS)
 B_READINGS = channel_topic(SITE_B, GW_B, Channel.READINGS)
+B_CMD = channel_topic(SITE_B, GW_B, Channel.CMD)
 
 
 def test_tls_listener_accepts_a_verifying_client(
@@ -87,3 +88,29 @@ def test_mtls_refuses_a_client_without_a_certificate(
     outcome = refused(mtls_broker.tls_port, GW_A, GW_A, acl_files.passwords[GW_A], tls=context)
     assert not outcome.connected, outcome.reason
     assert outcome.reason.startswith(("disconnected", "SSLError")), outcome.reason
+
+
+def test_a_gateway_cannot_take_over_another_gateways_session(
+    secure_broker: SecureMosquitto, acl_files: AclFiles, pki: Pki, unique_id: str
+) -> None:
+    """On the gateways' listener the client id is the username: A connecting with B's client id
+    neither disconnects B nor receives B's commands."""
+    context = tls_context(str(pki.ca.cert))
+    with (
+        connected(
+            secure_broker.port, f"srv-{unique_id}", SERVER, acl_files.passwords[SERVER]
+        ) as server,
+        connected(
+            secure_broker.tls_port, GW_B, GW_B, acl_files.passwords[GW_B], tls=context
+        ) as gateway_b,
+        connected(
+            secure_broker.tls_port, GW_B, GW_A, acl_files.passwords[GW_A], tls=context
+        ) as impostor,
+    ):
+        assert gateway_b.subscribe(B_CMD) == [1]
+        impostor.subscribe(B_CMD)
+        command = f"self-test {unique_id}".encode()
+        server.publish(B_CMD, command)
+        assert gateway_b.next_message() == (B_CMD, command)
+        assert gateway_b.client.is_connected()
+        assert impostor.received.empty()
