@@ -178,6 +178,25 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _cmd_mqtt_acl(args: argparse.Namespace) -> int:
+    from ingest_server.broker_acl import run_mqtt_acl
+
+    demo: tuple[str, str] | None = None
+    if args.demo:
+        from firmware_sims import demo_registry_text
+
+        demo = (demo_registry_text(), "the demo registry")
+    return run_mqtt_acl(
+        args.out,
+        registry_path=args.registry,
+        registry_text=demo,
+        server_user=args.server_user,
+        notify_user=args.notify_user,
+        display_user=args.display_user,
+        rotate=args.rotate,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each sub-command sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -272,6 +291,27 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dir", help="pack directory (default: the shipped packs)")
     check.add_argument("--registry", help="registry YAML to check room references against")
     check.set_defaults(handler=_cmd_rules_check)
+
+    acl = commands.add_parser(
+        "mqtt-acl",
+        help="write Mosquitto's password file and ACL from the registry",
+        description="Writes passwd, acl and credentials (all 0600) into --out. Passwords in an "
+        "existing credentials file are kept; new gateways get new ones. Exit status 2 on a "
+        "refusal. See docs/mqtt-security.md.",
+    )
+    registry_source = acl.add_mutually_exclusive_group(required=True)
+    registry_source.add_argument("--registry", type=Path, help="facility registry YAML")
+    registry_source.add_argument("--demo", action="store_true", help="the demo's registry")
+    acl.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    acl.add_argument(
+        "--server-user", default="linli-server", help="the server's MQTT user (LINLI_MQTT_USERNAME)"
+    )
+    acl.add_argument("--notify-user", help="a user that may only publish alerts")
+    acl.add_argument("--display-user", help="a user that may only read alerts (site displays)")
+    acl.add_argument(
+        "--rotate", action="append", default=[], metavar="USER", help="new password (repeatable)"
+    )
+    acl.set_defaults(handler=_cmd_mqtt_acl)
     return parser
 
 

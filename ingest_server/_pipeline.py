@@ -15,13 +15,27 @@ from ingest_server._registry import DevicePlace
 from ingest_server.store import TimeSeriesStore
 from protocol import GatewayStatus, ProtocolError, decode_message, readings_of
 
-__all__ = ["BatchResult", "Inbound", "Pipeline"]
+__all__ = ["BatchResult", "DeviceMismatch", "Inbound", "Pipeline", "SiteMismatch"]
 
 log = logging.getLogger(__name__)
 
 # At most 20 log lines per dead-letter reason per minute: enough to diagnose, not a log flood.
 _LOG_PER_WINDOW = 20
 _LOG_WINDOW_S = 60.0
+
+
+class SiteMismatch(ProtocolError):
+    """A registered gateway published under another site's topic: its readings would be stored
+    under a centre it does not belong to."""
+
+    code = "site_mismatch"
+
+
+class DeviceMismatch(ProtocolError):
+    """A gateway reported a device the registry places on another gateway: the rules would act
+    on it in that gateway's site (a forged alarm, or a masked one)."""
+
+    code = "device_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +78,13 @@ class Pipeline:
         locate: Callable[[str], DevicePlace | None],
         metrics: Metrics,
         now: Callable[[], datetime],
+        gateway_site: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.records = records
         self.locate = locate
+        # The registry's site of a gateway id (None: unknown gateway, taken at its word).
+        self.gateway_site = gateway_site
         self.metrics = metrics
         self.now = now
         self._log_window: dict[str, tuple[float, int]] = {}
@@ -141,26 +158,27 @@ class Pipeline:
     def _decode(self, msg: Inbound, readings: list[StoredReading], result: BatchResult) -> None:
         try:
             decoded = decode_message(msg.topic, msg.payload, now=self.now())
-        except ProtocolError as err:
-            self._log_dead_letter(msg, err)
-            result.dead.append(
-                DeadLetter(
-                    received_at=msg.received_at,
-                    topic=msg.topic,
-                    reason=err.code,
-                    detail=str(err),
-                    size=len(msg.payload),
-                    payload=msg.payload[:DEAD_LETTER_PAYLOAD_CAP],
+            site = decoded.topic.site
+            gateway = decoded.topic.gateway or ""
+            home = self.gateway_site(gateway) if self.gateway_site is not None else None
+            if home is not None and home != site:
+                raise SiteMismatch(
+                    f"gateway {gateway!r} belongs to site {home!r} but published under "
+                    f"site {site!r}",
+                    where="topic",
                 )
-            )
+        except ProtocolError as err:
+            self._dead_letter(msg, err, result)
             return
-        site = decoded.topic.site
-        gateway = decoded.topic.gateway or ""
         if isinstance(decoded.message, GatewayStatus):
             result.statuses.append(StoredStatus(site, decoded.message, msg.received_at))
             return
+        foreign: list[str] = []
         for reading in readings_of(decoded.message):
             place = self.locate(reading.device)
+            if place is not None and place.gateway != gateway:
+                foreign.append(f"{reading.device} (of {place.gateway})")
+                continue
             readings.append(
                 StoredReading(
                     reading,
@@ -170,3 +188,25 @@ class Pipeline:
                     unknown_device=place is None,
                 )
             )
+        if foreign:
+            # The gateway's own readings in the message are kept; the others never reach the
+            # store or the rules, which would place them in another gateway's (site's) room.
+            mismatch = DeviceMismatch(
+                f"gateway {gateway!r} reported {len(foreign)} device(s) registered to another "
+                f"gateway: {', '.join(foreign[:5])}",
+                where="readings",
+            )
+            self._dead_letter(msg, mismatch, result)
+
+    def _dead_letter(self, msg: Inbound, err: ProtocolError, result: BatchResult) -> None:
+        self._log_dead_letter(msg, err)
+        result.dead.append(
+            DeadLetter(
+                received_at=msg.received_at,
+                topic=msg.topic,
+                reason=err.code,
+                detail=str(err),
+                size=len(msg.payload),
+                payload=msg.payload[:DEAD_LETTER_PAYLOAD_CAP],
+            )
+        )

@@ -47,6 +47,7 @@ class RegistryStore:
         self._lock = threading.Lock()
         self._snapshot = self._load()
         self._places = self._index(self._snapshot)
+        self._gateway_sites = self._index_gateways(self._snapshot)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -57,6 +58,14 @@ class RegistryStore:
     def locate(self, device: str) -> DevicePlace | None:
         """Where ``device`` is, or None if the registry does not know it."""
         return self._places.get(device)
+
+    def gateway_site(self, gateway: str) -> str | None:
+        """The site ``gateway`` belongs to, or None if the registry does not know it."""
+        return self._gateway_sites.get(gateway)
+
+    @staticmethod
+    def _index_gateways(registry: Registry) -> dict[str, str]:
+        return {g.id: s.id for s in registry.sites for g in s.gateways}
 
     @staticmethod
     def _index(registry: Registry) -> dict[str, DevicePlace]:
@@ -230,6 +239,7 @@ class RegistryStore:
             self._persist(candidate)
             self._snapshot = candidate
             self._places = self._index(candidate)
+            self._gateway_sites = self._index_gateways(candidate)
             return candidate
 
     def _persist(self, registry: Registry) -> None:

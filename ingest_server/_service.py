@@ -78,7 +78,12 @@ class IngestService:
         self.store = build_store(settings)
         try:
             self.pipeline = Pipeline(
-                self.store, self.records, self.registry.locate, self.metrics, clock.now
+                self.store,
+                self.records,
+                self.registry.locate,
+                self.metrics,
+                clock.now,
+                gateway_site=self.registry.gateway_site,
             )
             self.consumer = MqttConsumer(settings, self.pipeline, self.sinks, clock.now)
         except BaseException:

@@ -5,10 +5,14 @@ per-channel retrying queues.
 Channels: MQTT (``linli/v1/{site}/alerts``), generic webhook (JSON, optionally signed), WeCom,
 DingTalk and Feishu group robots, e-mail (SMTP), server-sent events (in-process broadcaster).
 
+Webhook-style channels never reach internal addresses unless the settings' ``url_allow_list``
+names them (see ``_guard.py``).
+
 Errors::
 
     NotifyError
-     └── DeliveryFailed     one notification did not get through (``retryable`` or not)
+     ├── DeliveryFailed     one notification did not get through (``retryable`` or not)
+     └── UrlRefused         a channel URL targets an internal address not on the allow-list
 """
 
 from ingest_server.notify._base import (
@@ -24,6 +28,7 @@ from ingest_server.notify._dingtalk import DingTalkNotifier, dingtalk_sign
 from ingest_server.notify._dispatcher import Dispatcher
 from ingest_server.notify._email import EmailNotifier
 from ingest_server.notify._feishu import FeishuNotifier, feishu_sign
+from ingest_server.notify._guard import UrlGuard, UrlRefused, internal_reason
 from ingest_server.notify._mqtt import MqttNotifier
 from ingest_server.notify._settings import (
     ChannelConfig,
@@ -68,6 +73,8 @@ __all__ = [
     "SseChannel",
     "SseMessage",
     "Subscription",
+    "UrlGuard",
+    "UrlRefused",
     "WeComChannel",
     "WeComNotifier",
     "WebhookChannel",
@@ -75,6 +82,7 @@ __all__ = [
     "build_channels",
     "dingtalk_sign",
     "feishu_sign",
+    "internal_reason",
     "render",
     "webhook_signature",
 ]

@@ -1,28 +1,46 @@
-"""Shared HTTP plumbing of the webhook-style channels (httpx)."""
+"""Shared HTTP plumbing of the webhook-style channels (httpx), behind the URL guard."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
 
 from ingest_server.notify._base import DeliveryFailed, Notification
+from ingest_server.notify._guard import UrlGuard, UrlRefused, guarded_client
 from protocol import Clock, SystemClock
 
 __all__ = ["HttpChannel", "markdown"]
+
+log = logging.getLogger(__name__)
 
 # Statuses worth retrying: the server is busy or broken, not our request.
 _RETRYABLE = {408, 425, 429}
 
 
 class HttpChannel:
-    """Owns one ``httpx.AsyncClient``; posts JSON and maps failures to DeliveryFailed."""
+    """Owns one ``httpx.AsyncClient``; posts JSON and maps failures to DeliveryFailed.
+
+    ``url`` is checked against ``url_guard`` (by default: no internal targets at all) when the
+    channel is built (UrlRefused) and again, resolved, on every connection.
+    """
 
     name: str
 
-    def __init__(self, name: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        url_guard: UrlGuard | None = None,
+    ) -> None:
         self.name = name
-        self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self.url = url
+        self.url_guard = url_guard if url_guard is not None else UrlGuard()
+        self.url_guard.check_url(url)
+        self._client = guarded_client(self.url_guard, timeout_s)
 
     async def start(self) -> None:
         return None
@@ -46,8 +64,19 @@ class HttpChannel:
                 response = await self._client.post(target, content=content, headers=headers)
             else:
                 response = await self._client.post(target, json=body, headers=headers)
+        except UrlRefused as exc:
+            log.warning("notify channel %s: %s", self.name, exc)
+            # The address will not become public by retrying; the settings must change.
+            raise DeliveryFailed(self.name, str(exc), retryable=False) from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(self.name, f"{type(exc).__name__}: {exc}") from exc
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("location", "")[:200]
+            raise DeliveryFailed(
+                self.name,
+                f"HTTP {response.status_code}: redirect to {location!r} not followed",
+                retryable=False,
+            )
         if response.status_code >= 400:
             retryable = response.status_code >= 500 or response.status_code in _RETRYABLE
             raise DeliveryFailed(
@@ -94,8 +123,8 @@ class SignedRobotChannel(HttpChannel):
         secret: str | None = None,
         timeout_s: float = 10.0,
         clock: Clock | None = None,
+        url_guard: UrlGuard | None = None,
     ) -> None:
-        super().__init__(name, timeout_s=timeout_s)
-        self.url = url
+        super().__init__(name, url, timeout_s=timeout_s, url_guard=url_guard)
         self.secret = secret
         self.clock = clock or SystemClock()

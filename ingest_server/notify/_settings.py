@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ingest_server.alerts import AlertPublic
 from ingest_server.notify._base import Notifier
 from ingest_server.notify._dingtalk import DingTalkNotifier
 from ingest_server.notify._email import EmailNotifier
 from ingest_server.notify._feishu import FeishuNotifier
+from ingest_server.notify._guard import UrlGuard, check_urls
 from ingest_server.notify._mqtt import MqttNotifier
 from ingest_server.notify._sse import SseBroadcaster
 from ingest_server.notify._webhook import WebhookNotifier
@@ -161,6 +162,21 @@ class NotifySettings(BaseModel):
     max_attempts: int = Field(default=6, ge=1, le=100)
     backoff_base_s: float = Field(default=1, ge=0, le=600)
     backoff_cap_s: float = Field(default=60, ge=0, le=3600)
+    url_allow_list: tuple[str, ...] = Field(
+        default=(),
+        description="Host names, addresses or CIDRs that webhook-style channels may reach although "
+        "they are internal (loopback, private, link-local…); public hosts need no entry",
+    )
+
+    @field_validator("url_allow_list")
+    @classmethod
+    def _valid_allow_list(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        UrlGuard(value)
+        return value
+
+    def url_guard(self) -> UrlGuard:
+        """The guard every webhook-style channel checks its URL with."""
+        return UrlGuard(self.url_allow_list)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -180,6 +196,10 @@ class NotifySettings(BaseModel):
                 raise ValueError(
                     f"route {route.name!r}: escalate_to and escalate_after_min together"
                 )
+        http = (WebhookChannel, WeComChannel, DingTalkChannel, FeishuChannel)
+        check_urls(
+            self.url_guard(), [(c.name, c.url) for c in self.channels if isinstance(c, http)]
+        )
         return self
 
 
@@ -191,6 +211,7 @@ def build_channels(settings: NotifySettings, clock: Clock | None = None) -> dict
     """One notifier per configured channel (not started: the Dispatcher starts them)."""
     clock = clock or SystemClock()
     timeout = settings.send_timeout_s
+    guard = settings.url_guard()
     built: dict[str, Notifier] = {}
     for c in settings.channels:
         notifier: Notifier
@@ -213,16 +234,27 @@ def build_channels(settings: NotifySettings, clock: Clock | None = None) -> dict
                     secret=_secret(c.secret),
                     timeout_s=timeout,
                     clock=clock,
+                    url_guard=guard,
                 )
             case WeComChannel():
-                notifier = WeComNotifier(c.name, c.url, timeout_s=timeout)
+                notifier = WeComNotifier(c.name, c.url, timeout_s=timeout, url_guard=guard)
             case DingTalkChannel():
                 notifier = DingTalkNotifier(
-                    c.name, c.url, secret=_secret(c.secret), timeout_s=timeout, clock=clock
+                    c.name,
+                    c.url,
+                    secret=_secret(c.secret),
+                    timeout_s=timeout,
+                    clock=clock,
+                    url_guard=guard,
                 )
             case FeishuChannel():
                 notifier = FeishuNotifier(
-                    c.name, c.url, secret=_secret(c.secret), timeout_s=timeout, clock=clock
+                    c.name,
+                    c.url,
+                    secret=_secret(c.secret),
+                    timeout_s=timeout,
+                    clock=clock,
+                    url_guard=guard,
                 )
             case EmailChannel():
                 notifier = EmailNotifier(

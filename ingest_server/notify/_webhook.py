@@ -7,6 +7,7 @@ import hmac
 import json
 
 from ingest_server.notify._base import Notification
+from ingest_server.notify._guard import UrlGuard
 from ingest_server.notify._http import HttpChannel
 from protocol import Clock, SystemClock
 
@@ -32,9 +33,9 @@ class WebhookNotifier(HttpChannel):
         secret: str | None = None,
         timeout_s: float = 10.0,
         clock: Clock | None = None,
+        url_guard: UrlGuard | None = None,
     ) -> None:
-        super().__init__(name, timeout_s=timeout_s)
-        self.url = url
+        super().__init__(name, url, timeout_s=timeout_s, url_guard=url_guard)
         self.headers = dict(headers or {})
         self.secret = secret
         self.clock = clock or SystemClock()

@@ -6,6 +6,7 @@ No signature: the ``key`` in the webhook URL is the secret. The answer is ``{"er
 from __future__ import annotations
 
 from ingest_server.notify._base import Notification
+from ingest_server.notify._guard import UrlGuard
 from ingest_server.notify._http import HttpChannel, markdown
 
 __all__ = ["WeComNotifier"]
@@ -15,9 +16,10 @@ _MAX_CHARS = 1300
 
 
 class WeComNotifier(HttpChannel):
-    def __init__(self, name: str, url: str, *, timeout_s: float = 10.0) -> None:
-        super().__init__(name, timeout_s=timeout_s)
-        self.url = url
+    def __init__(
+        self, name: str, url: str, *, timeout_s: float = 10.0, url_guard: UrlGuard | None = None
+    ) -> None:
+        super().__init__(name, url, timeout_s=timeout_s, url_guard=url_guard)
 
     async def send(self, notification: Notification) -> None:
         body = {"msgtype": "markdown", "markdown": {"content": markdown(notification)[:_MAX_CHARS]}}

@@ -121,6 +121,8 @@ async def test_smoke_alarm_to_sse_webhook_reminders_ack_and_resolution(
                 {"type": "sse", "name": "dashboard"},
                 {"type": "webhook", "name": "duty", "url": hook.url},
             ],
+            # The receiver listens on loopback, an internal address: allowed explicitly.
+            "url_allow_list": ["127.0.0.1"],
             "routes": [
                 {
                     "name": "dashboard",

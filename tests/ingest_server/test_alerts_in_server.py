@@ -89,6 +89,8 @@ def client(
                 },
                 {"type": "webhook", "name": "duty", "url": duty_hook.url},
             ],
+            # The receiver listens on loopback, an internal address: allowed explicitly.
+            "url_allow_list": ["127.0.0.1"],
             "routes": [
                 {"name": "dashboard", "channels": ["dashboard"], "min_severity": "info"},
                 {"name": "displays", "channels": ["displays"], "min_severity": "warning"},

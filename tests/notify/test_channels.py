@@ -26,6 +26,7 @@ from ingest_server.notify import (
     Notification,
     NotificationKind,
     SseBroadcaster,
+    UrlGuard,
     WebhookNotifier,
     WeComNotifier,
     render,
@@ -35,6 +36,9 @@ from protocol import ManualClock, alerts_topic
 from tests.notify.conftest import make_alert
 from tests.notify.receivers import HttpReceiver, Request, SmtpReceiver
 from tests.rules.live.factories import T0
+
+# The receivers listen on loopback, an internal address: allowed explicitly.
+LOOPBACK = UrlGuard(["127.0.0.1"])
 
 
 def _notification(language: str = "zh-CN", **over: object) -> Notification:
@@ -66,7 +70,9 @@ def test_render_in_both_languages() -> None:
 async def test_webhook_posts_signed_json(http_receiver: Callable[..., HttpReceiver]) -> None:
     receiver = http_receiver("ok")
     clock = ManualClock(T0)
-    notifier = WebhookNotifier("hook", receiver.url, secret="s3cret", clock=clock)
+    notifier = WebhookNotifier(
+        "hook", receiver.url, secret="s3cret", clock=clock, url_guard=LOOPBACK
+    )
     await notifier.send(_notification())
     await notifier.aclose()
     [request] = receiver.requests
@@ -81,7 +87,7 @@ async def test_webhook_posts_signed_json(http_receiver: Callable[..., HttpReceiv
 async def test_webhook_500_is_retryable_and_4xx_is_not(
     http_receiver: Callable[..., HttpReceiver],
 ) -> None:
-    notifier = WebhookNotifier("hook", http_receiver("error").url)
+    notifier = WebhookNotifier("hook", http_receiver("error").url, url_guard=LOOPBACK)
     with pytest.raises(DeliveryFailed, match="HTTP 500") as err:
         await notifier.send(_notification())
     assert err.value.retryable
@@ -90,7 +96,7 @@ async def test_webhook_500_is_retryable_and_4xx_is_not(
 
 async def test_wecom_markdown(http_receiver: Callable[..., HttpReceiver]) -> None:
     receiver = http_receiver("robot")
-    notifier = WeComNotifier("wecom", receiver.url + "?key=abc")
+    notifier = WeComNotifier("wecom", receiver.url + "?key=abc", url_guard=LOOPBACK)
     await notifier.send(_notification())
     await notifier.aclose()
     body = receiver.requests[0].json()
@@ -113,7 +119,7 @@ async def test_dingtalk_signs_in_the_query(http_receiver: Callable[..., HttpRece
     receiver = http_receiver("robot", robot_answer=verify)
     clock = ManualClock(T0)
     notifier = DingTalkNotifier(
-        "ding", receiver.url + "?access_token=t", secret=secret, clock=clock
+        "ding", receiver.url + "?access_token=t", secret=secret, clock=clock, url_guard=LOOPBACK
     )
     await notifier.send(_notification("en"))
     [request] = receiver.requests
@@ -122,7 +128,9 @@ async def test_dingtalk_signs_in_the_query(http_receiver: Callable[..., HttpRece
     body = request.json()
     assert body["msgtype"] == "markdown"
     assert body["markdown"]["title"].startswith("[CRITICAL] Alert")
-    wrong = DingTalkNotifier("ding", receiver.url, secret="SECwrong", clock=clock)
+    wrong = DingTalkNotifier(
+        "ding", receiver.url, secret="SECwrong", clock=clock, url_guard=LOOPBACK
+    )
     with pytest.raises(DeliveryFailed, match="errcode=310000") as err:
         await wrong.send(_notification())
     assert not err.value.retryable
@@ -140,7 +148,9 @@ async def test_feishu_signs_in_the_body(http_receiver: Callable[..., HttpReceive
         return {"code": 0 if body["sign"] == expected else 19021, "msg": "sign match fail"}
 
     receiver = http_receiver("robot", robot_answer=verify)
-    notifier = FeishuNotifier("feishu", receiver.url, secret=secret, clock=ManualClock(T0))
+    notifier = FeishuNotifier(
+        "feishu", receiver.url, secret=secret, clock=ManualClock(T0), url_guard=LOOPBACK
+    )
     await notifier.send(_notification())
     body = receiver.requests[0].json()
     assert body["msg_type"] == "text"

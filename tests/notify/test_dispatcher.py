@@ -65,6 +65,8 @@ async def test_a_hanging_and_a_failing_webhook_delay_no_other_channel(
             "send_timeout_s": 2,
             "max_attempts": 3,
             "backoff_base_s": 0.01,
+            # The receivers listen on loopback, an internal address: allowed explicitly.
+            "url_allow_list": ["127.0.0.1"],
         }
     )
     channels = build_channels(settings, ManualClock(T0))
@@ -232,6 +234,7 @@ async def test_a_full_queue_drops_the_oldest(http_receiver: Callable[..., HttpRe
             "channels": [{"type": "webhook", "name": "h", "url": hanging.url}],
             "routes": [{"name": "a", "channels": ["h"]}],
             "queue_size": 2,
+            "url_allow_list": ["127.0.0.1"],
         }
     )
     policy = RetryPolicy(timeout_s=5, max_attempts=1)
