@@ -15,6 +15,7 @@ from ingest_server import ServerSettings
 from ingest_server._service import IngestService
 from ingest_server.notify import MqttNotifier, Notification, NotificationKind, render
 from protocol import Channel, SystemClock, alerts_topic, channel_topic
+from tests.access import access_settings
 from tests.ingest_server.conftest import wait_for
 from tests.ingest_server.factories import batch_payload, smoke_dict
 from tests.mqtt_security.clients import connected
@@ -52,6 +53,7 @@ def service(
         influx_spool_path=tmp_path / "spool.db",
         registry_path=registry,
         http_port=0,
+        **access_settings(),
     )
     service = IngestService(settings, SystemClock())
     service.start()
