@@ -1,0 +1,165 @@
+"""A harness that plays a built-in scenario through the whole system: a seeded fleet of the demo
+centre, published by MqttSink to a real Mosquitto, consumed by the real server app, on one
+ManualClock shared by both and stepped by ``FleetRunner.run_stepped``.
+
+Each test gets the first demo centre renamed to its own site id (so retained gateway statuses on
+the session broker never reach another test's server) and a server subscribed to that site only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from firmware_sims import Fleet, FleetRunner, MqttOptions, MqttSink, Scenario, demo_registry_text
+from ingest_server import ServerSettings, create_app
+from protocol import ManualClock
+from rules.facility import parse_registry
+from tests.services import Mosquitto
+
+DEMO_SITE = "hz-wenxin"
+# Every scenario test runs on 10-second steps: the fleet's own grid (max_step), fine enough for
+# the 60 s door and 120 s capacity timers, coarse enough to keep a 25-minute drill to 150 steps.
+STEP = timedelta(seconds=10)
+# How long the server may take to consume one step's messages on a loaded 2-core machine.
+CATCH_UP_S = 20.0
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until it holds, or fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def site_registry_text(site: str) -> str:
+    """The first demo centre, with its site and gateway ids renamed after ``site``."""
+    data = yaml.safe_load(demo_registry_text())
+    [first] = [s for s in data["sites"] if s["id"] == DEMO_SITE]
+    text = yaml.safe_dump({"sites": [first]}, allow_unicode=True, sort_keys=False)
+    return re.sub(rf"\b{DEMO_SITE}\b", site, text)
+
+
+@dataclass
+class Run:
+    """One scenario run: the server (``client``), the fleet and its sink, the shared clock."""
+
+    client: TestClient
+    fleet: Fleet
+    sink: MqttSink
+    clock: ManualClock
+    site: str
+    runner: FleetRunner
+    steps: int = 0
+    checks: list[Callable[[datetime], None]] = field(default_factory=list)
+
+    @property
+    def state(self) -> Any:
+        return self.client.app.state  # type: ignore[attr-defined]
+
+    def consumed(self) -> int:
+        """Readings the server has decoded (stored, or dropped as duplicates)."""
+        return int(self.state.metrics.get("readings"))
+
+    def catch_up(self, now: datetime) -> None:
+        """Wait until the server has consumed every reading published so far, then let the
+        time-driven rules see ``now``."""
+        assert self.sink.flush(CATCH_UP_S), "the broker did not acknowledge the fleet's messages"
+        wait_for(
+            lambda: self.consumed() >= self.sink.readings,
+            CATCH_UP_S,
+            f"the server to consume {self.sink.readings} readings at {now.isoformat()}",
+        )
+        self.state.alert_pipeline.tick()
+        self.steps += 1
+        for check in self.checks:
+            check(now)
+
+    def play(self, scenario: Scenario, until: datetime) -> None:
+        self.runner.schedule(scenario)
+        self.runner.run_stepped(self.clock, until=until, step=STEP, after_step=self.catch_up)
+
+    def advance(self, until: datetime) -> None:
+        self.runner.run_stepped(self.clock, until=until, step=STEP, after_step=self.catch_up)
+
+    def alerts(self, **params: Any) -> list[dict[str, Any]]:
+        resp = self.client.get("/alerts", params={"site": self.site, "limit": 1000, **params})
+        assert resp.status_code == 200, resp.text
+        result: list[dict[str, Any]] = resp.json()
+        return result
+
+    def alerts_of(self, rule: str, subject: str) -> list[dict[str, Any]]:
+        """Alerts of ``rule`` about a device or room of this site (subjects are site-qualified)."""
+        return self.alerts(rule=rule, subject=f"{self.site}/{subject}")
+
+    def get(self, path: str, **params: Any) -> Any:
+        resp = self.client.get(path, params=params)
+        assert resp.status_code == 200, f"GET {path}: {resp.status_code} {resp.text}"
+        return resp.json()
+
+
+RunFactory = Callable[..., Run]
+
+
+@pytest.fixture
+def scenario_run(tmp_path: Path, unique_id: str, mosquitto: Mosquitto) -> Iterator[RunFactory]:
+    """Start the server and a fleet at ``start`` on ``broker`` (the session Mosquitto unless
+    given); everything is stopped at the end of the test."""
+    stack: list[Callable[[], None]] = []
+
+    def start_run(
+        start: datetime,
+        *,
+        broker: Mosquitto | None = None,
+        seed: int = 7,
+        exact_counters: bool = False,
+        restart_broker: Callable[[], None] | None = None,
+        **server: Any,
+    ) -> Run:
+        broker = broker or mosquitto
+        registry = tmp_path / "registry.yaml"
+        text = site_registry_text(unique_id)
+        registry.write_text(text, encoding="utf-8")
+        values: dict[str, Any] = {
+            "mqtt_host": broker.host,
+            "mqtt_port": broker.port,
+            "mqtt_client_id": f"srv-{unique_id}",
+            "mqtt_site": unique_id,
+            "records_url": f"sqlite:///{tmp_path / 'records.db'}",
+            "sqlite_path": tmp_path / "telemetry.db",
+            "influx_spool_path": tmp_path / "spool.db",
+            "registry_path": registry,
+            "http_port": 0,
+        }
+        settings = ServerSettings(_env_file=None, **(values | server))  # type: ignore[call-arg]
+        clock = ManualClock(start)
+        client = TestClient(create_app(settings, clock=clock))
+        client.__enter__()
+        stack.append(lambda: client.__exit__(None, None, None))
+        wait_for(lambda: client.get("/readyz").status_code == 200, 15, "server readiness")
+        fleet = Fleet(
+            parse_registry(text, str(registry)),
+            start=start,
+            seed=seed,
+            exact_counters=exact_counters,
+        )
+        sink = MqttSink(MqttOptions(broker.host, broker.port, restart_broker=restart_broker))
+        stack.append(sink.close)
+        runner = FleetRunner(fleet, sink, clock)
+        return Run(client, fleet, sink, clock, unique_id, runner)
+
+    yield start_run
+    for stop in reversed(stack):
+        stop()
