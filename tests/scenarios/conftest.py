@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from firmware_sims import Fleet, FleetRunner, MqttOptions, MqttSink, Scenario, demo_registry_text
+from firmware_sims.events import Event, Heartbeat, Online
 from ingest_server import ServerSettings, create_app
 from protocol import ManualClock
 from rules.facility import parse_registry
@@ -52,17 +53,32 @@ def site_registry_text(site: str) -> str:
     return re.sub(rf"\b{DEMO_SITE}\b", site, text)
 
 
+class CountingSink(MqttSink):
+    """MqttSink that also counts the gateway status messages it publishes, so a test can wait
+    for messages the server cannot turn into readings (dead letters)."""
+
+    def __init__(self, options: MqttOptions) -> None:
+        super().__init__(options)
+        self.statuses = 0
+
+    def handle(self, events: Sequence[Event]) -> None:
+        self.statuses += sum(isinstance(e, Online | Heartbeat) for e in events)
+        super().handle(events)
+
+
 @dataclass
 class Run:
     """One scenario run: the server (``client``), the fleet and its sink, the shared clock."""
 
     client: TestClient
     fleet: Fleet
-    sink: MqttSink
+    sink: CountingSink
     clock: ManualClock
     site: str
     runner: FleetRunner
     steps: int = 0
+    # Wait for every published message (statuses and dead letters too) instead of readings.
+    by_messages: bool = False
     checks: list[Callable[[datetime], None]] = field(default_factory=list)
 
     @property
@@ -77,11 +93,19 @@ class Run:
         """Wait until the server has consumed every reading published so far, then let the
         time-driven rules see ``now``."""
         assert self.sink.flush(CATCH_UP_S), "the broker did not acknowledge the fleet's messages"
-        wait_for(
-            lambda: self.consumed() >= self.sink.readings,
-            CATCH_UP_S,
-            f"the server to consume {self.sink.readings} readings at {now.isoformat()}",
-        )
+        if self.by_messages:
+            published = self.sink.messages + self.sink.statuses
+            wait_for(
+                lambda: int(self.state.metrics.get("messages")) >= published,
+                CATCH_UP_S,
+                f"the server to consume {published} messages at {now.isoformat()}",
+            )
+        else:
+            wait_for(
+                lambda: self.consumed() >= self.sink.readings,
+                CATCH_UP_S,
+                f"the server to consume {self.sink.readings} readings at {now.isoformat()}",
+            )
         self.state.alert_pipeline.tick()
         self.steps += 1
         for check in self.checks:
@@ -100,9 +124,17 @@ class Run:
         result: list[dict[str, Any]] = resp.json()
         return result
 
-    def alerts_of(self, rule: str, subject: str) -> list[dict[str, Any]]:
+    def alerts_of(self, rule: str, subject: str | None) -> list[dict[str, Any]]:
         """Alerts of ``rule`` about a device or room of this site (subjects are site-qualified)."""
+        assert subject is not None, f"the scenario names no subject for {rule}"
         return self.alerts(rule=rule, subject=f"{self.site}/{subject}")
+
+    def readings(self, device: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Stored readings of ``device`` in [start, end], oldest first."""
+        found: list[dict[str, Any]] = self.get(
+            "/readings", device=device, start=start.isoformat(), end=end.isoformat()
+        )
+        return found
 
     def get(self, path: str, **params: Any) -> Any:
         resp = self.client.get(path, params=params)
@@ -143,7 +175,7 @@ def scenario_run(tmp_path: Path, unique_id: str, mosquitto: Mosquitto) -> Iterat
             "registry_path": registry,
             "http_port": 0,
         }
-        settings = ServerSettings(_env_file=None, **(values | server))  # type: ignore[call-arg]
+        settings = ServerSettings(_env_file=None, **(values | server))
         clock = ManualClock(start)
         client = TestClient(create_app(settings, clock=clock))
         client.__enter__()
@@ -155,7 +187,7 @@ def scenario_run(tmp_path: Path, unique_id: str, mosquitto: Mosquitto) -> Iterat
             seed=seed,
             exact_counters=exact_counters,
         )
-        sink = MqttSink(MqttOptions(broker.host, broker.port, restart_broker=restart_broker))
+        sink = CountingSink(MqttOptions(broker.host, broker.port, restart_broker=restart_broker))
         stack.append(sink.close)
         runner = FleetRunner(fleet, sink, clock)
         return Run(client, fleet, sink, clock, unique_id, runner)
