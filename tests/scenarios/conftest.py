@@ -21,7 +21,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from firmware_sims import Fleet, FleetRunner, MqttOptions, MqttSink, Scenario, demo_registry_text
-from firmware_sims.events import Event, Heartbeat, Online
+from firmware_sims.events import Event, Heartbeat, Online, Publish
 from ingest_server import ServerSettings, create_app
 from protocol import ManualClock
 from rules.facility import parse_registry
@@ -60,9 +60,13 @@ class CountingSink(MqttSink):
     def __init__(self, options: MqttOptions) -> None:
         super().__init__(options)
         self.statuses = 0
+        self.ids: dict[str, list[str]] = {}  # reading ids handed to MQTT, by gateway
 
     def handle(self, events: Sequence[Event]) -> None:
         self.statuses += sum(isinstance(e, Online | Heartbeat) for e in events)
+        for e in events:
+            if isinstance(e, Publish):
+                self.ids.setdefault(e.gateway.gateway, []).extend(r.id for r in e.readings)
         super().handle(events)
 
 
