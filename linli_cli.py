@@ -39,18 +39,7 @@ def _norms_compliance(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     for report in reports:
-        print(
-            f"{report.site} ({report.pack} {report.pack_version}): required {report.counts}, "
-            f"recommended {report.recommended_counts}"
-        )
-        for r in report.results:
-            measured = "—" if r.measured is None else f"{r.measured:g}"
-            required = "—" if r.required is None else f"{r.comparison} {r.required:g}"
-            status = r.status.value + ("" if r.level.value == "required" else " (recommended)")
-            print(
-                f"  {status:<29} {r.norm:<30} {measured:>8} {required:>8} {r.unit:<8}"
-                f" {r.document_number} {r.source.article_zh}  {r.note_en}"
-            )
+        print(report.as_text())
     return 0
 
 

@@ -13,6 +13,7 @@ puts it on ``app.state.live``.
 | ``GET /ui/api/sites/{site}/live`` | rooms by floor with live occupancy, devices, gateways |
 | ``GET /ui/api/stream?site=`` | server-sent events ``room``, ``device``, ``gateway``, ``resync`` |
 | ``GET /ui/api/me`` | the signed-in user (the demo user until access control exists) |
+| ``GET /ui/api/checklists`` | checklist items of each manual inspection record, zh / en |
 """
 
 from __future__ import annotations
@@ -175,6 +176,28 @@ DEMO_USER = User(
 @router.get("/ui/api/me", summary="The signed-in user (the demo user until access control)")
 def api_me() -> User:
     return DEMO_USER
+
+
+class ChecklistItem(BaseModel):
+    """One item a manual inspection record may carry."""
+
+    item: str
+    zh: str
+    en: str
+
+
+@router.get(
+    "/ui/api/checklists",
+    summary="Checklist items of each manual record type (patrol, periodic check, ...), zh / en",
+)
+def api_checklists() -> dict[str, list[ChecklistItem]]:
+    # Imported here: ingest_server includes this router, so a module-level import would cycle.
+    from ingest_server.inspection_log import CHECKLISTS
+
+    return {
+        str(category): [ChecklistItem(item=k, zh=zh, en=en) for k, (zh, en) in items.items()]
+        for category, items in CHECKLISTS.items()
+    }
 
 
 @router.get("/ui/api/stream", summary="Server-sent events: room, device, gateway, resync")

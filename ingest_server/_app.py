@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 import dashboards
 from ingest_server._errors import RegistryConflict, StoreError, StoreUnavailable
+from ingest_server._rollups import Rollups, schedule_rollup_job
 from ingest_server._service import IngestService
 from ingest_server._settings import ServerSettings
 from ingest_server._sinks import ReadingSink, SinkRegistry
@@ -31,6 +32,7 @@ from ingest_server.api import ROUTERS
 from ingest_server.inspection_log import InspectionService, InspectionSettings
 from ingest_server.inspection_log._alerts import AlertLogWriter
 from ingest_server.inspection_log._completion import InspectionSink
+from ingest_server.inspection_log._overdue import OverdueWatcher, schedule_overdue_job
 from ingest_server.inspection_log.api import router as inspection_router
 from ingest_server.notify import Dispatcher, SseBroadcaster, build_channels
 from protocol import Clock, SystemClock
@@ -55,7 +57,9 @@ def create_app(
     ``service`` (IngestService), ``registry``, ``records``, ``store``, ``metrics``,
     ``consumer``, ``engine`` (records SQLAlchemy engine), ``scheduler`` (APScheduler 3
     BackgroundScheduler, started), ``inspection`` (InspectionService), ``alert_service``,
-    ``alert_pipeline`` (live rules → alerts, fed as a sink), ``notify_dispatcher``, ``sse``.
+    ``alert_pipeline`` (live rules → alerts, fed as a sink), ``overdue`` (inspection items
+    overdue → alerts), ``rollups`` (daily utilization rollups and findings),
+    ``notify_dispatcher``, ``sse``.
     """
     the_clock: Clock = clock or SystemClock()
     # Without explicit inspection settings, periodic reports go beside the telemetry database.
@@ -110,10 +114,16 @@ def create_app(
             registry.add(alert_sink)
             stack.callback(registry.remove, alert_sink)
             add_alert_jobs(scheduler, alerts.pipeline)
+            overdue = OverdueWatcher(
+                service.registry.snapshot, inspection_service.log, alerts.service, the_clock
+            )
+            schedule_overdue_job(scheduler, overdue, the_clock)
+            rollups = Rollups(service.engine, service.store, service.registry.snapshot, the_clock)
+            schedule_rollup_job(scheduler, rollups, the_clock)
 
             # Sinks are in place before the first message is consumed.
             service.start()
-            stack.callback(_stop_service, service)
+            stack.callback(service.stop)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=True)
             # The last engine state, so timers resume where they were after a restart.
@@ -131,6 +141,8 @@ def create_app(
             state.inspection = inspection_service
             state.alert_service = alerts.service
             state.alert_pipeline = alerts.pipeline
+            state.overdue = overdue
+            state.rollups = rollups
             state.notify_dispatcher = dispatcher
             state.sse = next((c for c in channels.values() if isinstance(c, SseBroadcaster)), None)
             yield
@@ -204,7 +216,3 @@ def _build_alerts(
         pipeline.tick()
         pipeline.reconcile()
     return _Alerts(alert_service, pipeline)
-
-
-def _stop_service(service: IngestService) -> None:
-    service.stop()

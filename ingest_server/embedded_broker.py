@@ -47,6 +47,19 @@ def _answers(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _amqtt_connection_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """amqtt 0.12 lets some errors of one client connection escape its handler (e.g. its
+    subscription table changing while a new session is set up, when many clients connect at
+    once). The broker goes on and the client reconnects (edge agents lose nothing: their outbox
+    keeps every reading until acked), so say what happened in one line instead of a traceback."""
+    exc = context.get("exception")
+    log.warning(
+        "embedded amqtt broker: a client connection failed (%s: %s); the client will reconnect",
+        type(exc).__name__ if exc else "error",
+        exc if exc else context.get("message"),
+    )
+
+
 class EmbeddedBroker:
     """Start and stop a local broker on ``host:port`` with its data under ``data_dir``."""
 
@@ -122,6 +135,7 @@ class EmbeddedBroker:
 
         def run() -> None:
             loop = asyncio.new_event_loop()
+            loop.set_exception_handler(_amqtt_connection_error)
             self._loop = loop
             try:
                 loop.run_until_complete(self._amqtt_start())

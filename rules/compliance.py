@@ -112,6 +112,22 @@ class ComplianceReport(BaseModel):
                 counts[result.status.value] += 1
         return counts
 
+    def as_text(self) -> str:
+        """A plain-text table of the results, one norm a line (for terminals and logs)."""
+        lines = [
+            f"{self.site} ({self.pack} {self.pack_version}): required {self.counts}, "
+            f"recommended {self.recommended_counts}"
+        ]
+        for r in self.results:
+            measured = "—" if r.measured is None else f"{r.measured:g}"
+            required = "—" if r.required is None else f"{r.comparison} {r.required:g}"
+            status = r.status.value + ("" if r.level.value == "required" else " (recommended)")
+            lines.append(
+                f"  {status:<29} {r.norm:<30} {measured:>8} {required:>8} {r.unit:<8}"
+                f" {r.document_number} {r.source.article_zh}  {r.note_en}"
+            )
+        return "\n".join(lines)
+
 
 class _Verdict(BaseModel):
     """What an evaluator finds, before the norm's titles and source are attached."""

@@ -59,7 +59,7 @@ class AlertPipeline:
             self.engine.set_packs(packs)
 
     def set_capacities(self, capacities: Mapping[str, Mapping[str, int]]) -> None:
-        """Room capacities per site (see ``rules.live.room_capacities``)."""
+        """Room capacities per site (``rules.room_capacity`` under each site's pack)."""
         with self._lock:
             self.engine.set_capacities(capacities)
 

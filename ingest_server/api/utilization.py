@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime
 
-from ingest_server._model import OccupancyBucket
+from ingest_server._occupancy import room_series
+from ingest_server._rollups import Rollups
 from ingest_server.api._common import Service, check_range
 from protocol import ID_PATTERN
-from rules import (
-    OccupancySeries,
-    PackError,
-    UtilizationReport,
-    occupancy_from_count_columns,
-    occupancy_from_counter_columns,
-    utilization_report,
-)
+from rules import PackError, UtilizationReport, utilization_report
 
 router = APIRouter(tags=["utilization"])
 
@@ -26,33 +20,6 @@ SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 
 # A quarter plus slack: the quarterly operating report is the longest range asked for.
 MAX_UTILIZATION_SPAN = timedelta(days=93)
-# Five-minute buckets keep a 30-day, 20-room report to ~170k points while staying far finer
-# than the hour the metrics are reported by.
-STEP = timedelta(minutes=5)
-
-
-def _series(
-    buckets: list[OccupancyBucket], *, timezone: str, start: AwareDatetime
-) -> OccupancySeries | None:
-    counts = [(b.start.timestamp(), b.mean_count) for b in buckets if b.mean_count is not None]
-    if counts:
-        return occupancy_from_count_columns(
-            [t for t, _ in counts], [v for _, v in counts], max_hold=3 * STEP
-        )
-    flows = [
-        (b.start.timestamp(), b.entries or 0, b.exits or 0)
-        for b in buckets
-        if b.entries is not None or b.exits is not None
-    ]
-    if flows:
-        return occupancy_from_counter_columns(
-            [t for t, _, _ in flows],
-            [e for _, e, _ in flows],
-            [x for _, _, x in flows],
-            timezone=timezone,
-            start=start,
-        )
-    return None
 
 
 @router.get(
@@ -73,15 +40,44 @@ def site_utilization(
     wanted = set(rooms) if rooms else None
     if wanted is not None and (unknown := wanted - {r.id for r in site.rooms}):
         raise HTTPException(422, f"site {site_id!r} has no room {sorted(unknown)}")
-    series: dict[str, OccupancySeries] = {}
-    for room in site.rooms:
-        if wanted is not None and room.id not in wanted:
-            continue
-        buckets = service.store.occupancy(site_id, room.id, start, end, STEP)
-        found = _series(buckets, timezone=site.timezone, start=start)
-        if found is not None:
-            series[room.id] = found
+    series = room_series(service.store, site, start, end, wanted)
     try:
         return utilization_report(site, series, start=start, end=end)
     except PackError as exc:
         raise HTTPException(422, f"site {site_id!r}: {exc}") from None
+
+
+# A year of daily rows per room, function and site is a few thousand rows.
+MAX_DAILY_SPAN = timedelta(days=366)
+
+
+def _rollups(request: Request, service: Service, site_id: str) -> Rollups:
+    if service.registry.snapshot().site(site_id) is None:
+        raise HTTPException(404, f"site {site_id!r} does not exist")
+    rollups: Rollups = request.app.state.rollups
+    return rollups
+
+
+@router.get(
+    "/sites/{site_id}/utilization/daily",
+    summary="Stored daily rollups (per room, function and site) for local days first..last",
+)
+def site_utilization_daily(
+    request: Request, service: Service, site_id: SiteId, first: date, last: date
+) -> list[dict[str, Any]]:
+    if last < first:
+        raise HTTPException(422, f"last ({last}) is before first ({first})")
+    if last - first > MAX_DAILY_SPAN:
+        raise HTTPException(422, f"{first} to {last} is longer than {MAX_DAILY_SPAN.days} days")
+    return _rollups(request, service, site_id).daily(site_id, first, last)
+
+
+@router.get(
+    "/sites/{site_id}/findings",
+    summary="The latest scheduled findings: under-used functions, staggered-use pairs, drift",
+)
+def site_findings(request: Request, service: Service, site_id: SiteId) -> dict[str, Any]:
+    found = _rollups(request, service, site_id).findings(site_id)
+    if found is None:
+        raise HTTPException(404, f"no findings computed for {site_id!r} yet")
+    return found

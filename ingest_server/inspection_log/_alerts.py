@@ -1,17 +1,18 @@
 """Alert lifecycle events written into the inspection log: alarms raised, acknowledged (with the
-response time) and resolved; devices and gateways going silent and coming back."""
+response time) and resolved, with the evacuation time of the alarm's room; devices and gateways
+going silent and coming back; inspection items falling overdue."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingest_server.alerts import AlertEvent, EventKind
 from ingest_server.inspection_log._errors import InspectionLogError
-from ingest_server.inspection_log._log import InspectionLog
+from ingest_server.inspection_log._log import InspectionLog, NewEntry
 from ingest_server.inspection_log._models import (
     AlarmAcknowledged,
     AlarmRaised,
@@ -19,8 +20,10 @@ from ingest_server.inspection_log._models import (
     Category,
     DeviceBack,
     DeviceSilent,
+    Drill,
     GatewayBack,
     GatewaySilent,
+    InspectionOverdue,
 )
 
 __all__ = ["AlertLogWriter"]
@@ -40,12 +43,14 @@ class AlertLogWriter:
         self.failures = 0
 
     def __call__(self, event: AlertEvent) -> None:
-        entry = self._entry(event)
-        if entry is None:
+        entries = [e for e in (self._entry(event), self._evacuation(event)) if e is not None]
+        if not entries:
             return
-        category, payload = entry
         try:
-            self._log.append(event.alert.site, category, payload, event.actor, event.at)
+            self._log.append_many(
+                event.alert.site,
+                [NewEntry(c, payload, event.actor, event.at) for c, payload in entries],
+            )
         except (InspectionLogError, SQLAlchemyError):
             # The alert itself is committed and notified; the log entry is what failed.
             self.failures += 1
@@ -54,10 +59,43 @@ class AlertLogWriter:
             )
 
     @staticmethod
+    def _evacuation(event: AlertEvent) -> tuple[Category, BaseModel] | None:
+        """A fire alarm that ended with its room emptied: alarm → room empty → evacuation time."""
+        alert = event.alert
+        if alert.rule != "smoke.alarm" or event.kind is not EventKind.RESOLVED:
+            return None
+        seconds = alert.details.get("evacuation_s")
+        since = alert.fired_at or alert.since
+        if not isinstance(seconds, int | float) or since is None:
+            return None
+        return Category.DRILL, Drill(
+            alarm_at=since,
+            room_empty_at=since + timedelta(seconds=float(seconds)),
+            evacuation_seconds=float(seconds),
+            rooms=(alert.room,) if alert.room else (),
+            remarks="由火警记录自动生成 / recorded from the fire alarm",
+        )
+
+    @staticmethod
     def _entry(event: AlertEvent) -> tuple[Category, BaseModel] | None:
         alert = event.alert
         rule = alert.rule
         since = alert.fired_at or alert.since
+        if rule == "inspection.overdue":
+            # The completion that ends it is an entry of its own (a patrol, a test…).
+            if event.kind is not EventKind.FIRED:
+                return None
+            details = alert.details
+            return Category.INSPECTION_OVERDUE, InspectionOverdue(
+                item=str(details["item"]),
+                subject=str(details["subject"]),
+                due_at=datetime.fromisoformat(str(details["due_at"])),
+                last_done=(
+                    datetime.fromisoformat(str(details["last_done"]))
+                    if details.get("last_done")
+                    else None
+                ),
+            )
         if rule == "device.silent" and alert.device is not None:
             if event.kind is EventKind.FIRED:
                 return Category.DEVICE_SILENT, DeviceSilent(

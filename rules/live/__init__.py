@@ -29,9 +29,6 @@ from rules.live._pack import (
     PackError,
     RulePack,
     parse_pack,
-    room_capacities,
-    room_capacity,
-    site_capacities,
 )
 from rules.live._smoke import EvacuationIncomplete, SmokeAlarm
 
@@ -66,8 +63,5 @@ __all__ = [
     "is_open",
     "parse_duration",
     "parse_pack",
-    "room_capacities",
-    "room_capacity",
     "rule_type",
-    "site_capacities",
 ]

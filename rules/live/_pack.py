@@ -7,50 +7,24 @@ occupant load factors used for room capacities. Errors name the file, the rule a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rules.facility import Function, Room, Site
+from rules.facility import Site
 from rules.live._base import RULE_TYPES, RuleBase
 
 __all__ = [
     "PackError",
     "RulePack",
     "parse_pack",
-    "room_capacities",
-    "room_capacity",
-    "site_capacities",
 ]
 
 
 class PackError(ValueError):
     """A rule pack that cannot be used; the message names the file, rule and field."""
-
-
-# IBC Table 1004.5, m² per person (RULES.md B); a pack may override any of them.
-_DEFAULT_LOAD_FACTORS = {
-    "day_care": 3.25,
-    "classroom": 1.86,
-    "fitness": 4.65,
-    "dining": 1.39,
-    "assembly_chairs": 0.65,
-    "commercial_kitchen": 18.6,
-    "offices": 13.9,
-}
-_DEFAULT_FUNCTION_USE = {
-    Function.ELDERLY_CARE: "day_care",
-    Function.INFANT_CARE: "day_care",
-    Function.AFTER_SCHOOL: "classroom",
-    Function.DINING: "dining",
-    Function.HOUSEKEEPING: "offices",
-    Function.HEALTH: "offices",
-    Function.FITNESS: "fitness",
-    Function.CULTURE: "assembly_chairs",
-    Function.CHILDREN_PLAY: "day_care",
-}
 
 
 class _PackHeader(BaseModel):
@@ -60,8 +34,6 @@ class _PackHeader(BaseModel):
     version: str = Field(min_length=1, max_length=40)
     extends: str | None = None
     description: str | None = None
-    occupant_load_factors: dict[str, float] = Field(default_factory=dict)
-    function_use: dict[Function, str] = Field(default_factory=dict)
     rules: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -76,8 +48,6 @@ class RulePack(BaseModel):
     extends: str | None = None
     rules: tuple[RuleBase, ...]
     raw_rules: dict[str, dict[str, Any]] = Field(description="Merged rule fields, for children")
-    occupant_load_factors: dict[str, float]
-    function_use: dict[Function, str]
 
     def rule(self, rule_id: str) -> RuleBase | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -163,13 +133,6 @@ def parse_pack(
             _check_rooms(rule, site_list, source)
         rules.append(rule)
 
-    factors = {**_DEFAULT_LOAD_FACTORS, **(base.occupant_load_factors if base else {})}
-    factors.update(header.occupant_load_factors)
-    for use, factor in factors.items():
-        if not factor > 0:
-            raise PackError(f"{source}: occupant_load_factors.{use}: must be positive")
-    function_use = {**_DEFAULT_FUNCTION_USE, **(base.function_use if base else {})}
-    function_use.update(header.function_use)
     return RulePack(
         id=header.id,
         version=header.version,
@@ -177,41 +140,4 @@ def parse_pack(
         extends=header.extends,
         rules=tuple(rules),
         raw_rules=raw,
-        occupant_load_factors=factors,
-        function_use=function_use,
     )
-
-
-def room_capacity(room: Room, pack: RulePack) -> int | None:
-    """Licensed capacity, else beds or places, else floor area ÷ occupant load factor."""
-    if room.licensed_capacity is not None:
-        return room.licensed_capacity
-    if room.beds or room.places:
-        return (room.beds or 0) + (room.places or 0)
-    use = room.occupant_use or (pack.function_use.get(room.function) if room.function else None)
-    factor = pack.occupant_load_factors.get(use) if use else None
-    if room.area_m2 is None or factor is None:
-        return None
-    return int(room.area_m2 / factor)
-
-
-def room_capacities(site: Site, pack: RulePack) -> dict[str, int]:
-    """Capacity of every room of ``site`` that has one."""
-    result: dict[str, int] = {}
-    for room in site.rooms:
-        capacity = room_capacity(room, pack)
-        if capacity is not None:
-            result[room.id] = capacity
-    return result
-
-
-def site_capacities(
-    sites: Iterable[Site], packs: Mapping[str, RulePack], default_pack: str = "national"
-) -> dict[str, dict[str, int]]:
-    """Room capacities of every site under its own pack: the engine's ``capacities`` input."""
-    result: dict[str, dict[str, int]] = {}
-    for site in sites:
-        pack = packs.get(site.jurisdiction) or packs.get(default_pack)
-        if pack is not None:
-            result[site.id] = room_capacities(site, pack)
-    return result

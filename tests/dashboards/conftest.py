@@ -15,12 +15,12 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from paho.mqtt.enums import CallbackAPIVersion
 
-import dashboards
 from ingest_server import ServerSettings, create_app
 from protocol import (
+    AlarmEvent,
     Channel,
     DoorReading,
     DoorRole,
@@ -35,7 +35,6 @@ from protocol import (
     channel_topic,
     encode,
 )
-from tests.dashboards.contract_stubs import AlertService, InspectionService
 from tests.services import Mosquitto, free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
@@ -151,6 +150,21 @@ class Fleet:
             )
         )
 
+    def alarm(self, device: str) -> None:
+        """A detector's alarm through the priority lane, as the gateway sends it."""
+        self.seq += 1
+        now = datetime.now(UTC)
+        event = AlarmEvent(
+            gateway=self.gateway,
+            seq=self.seq,
+            sent_at=now,
+            reading=SmokeReading(
+                id=uuid.uuid4().hex, device=device, ts=now, state=SmokeState.ALARM
+            ),
+            actions=["sounder"],
+        )
+        self._publish(channel_topic(self.site, self.gateway, Channel.ALARM), encode(event))
+
     def smoke(self, device: str, state: SmokeState) -> None:
         self.send(
             SmokeReading(id=uuid.uuid4().hex, device=device, ts=datetime.now(UTC), state=state)
@@ -162,14 +176,11 @@ class Fleet:
 
 
 class LiveServer:
-    """The server app (with the dashboards router) served by uvicorn in a thread."""
+    """The server app (with the dashboards router, the alert lifecycle and the inspection log)
+    served by uvicorn in a thread."""
 
-    def __init__(self, settings: ServerSettings, *extra: APIRouter) -> None:
+    def __init__(self, settings: ServerSettings) -> None:
         self.app: FastAPI = create_app(settings)
-        if not any(getattr(r, "path", None) == "/ui/api/overview" for r in self.app.routes):
-            self.app.include_router(dashboards.router)
-        for router in extra:
-            self.app.include_router(router)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Open event streams would hold a graceful shutdown forever; 2 s is plenty for the
@@ -200,6 +211,11 @@ class LiveServer:
         response.raise_for_status()
         return response.json()
 
+    def post(self, path: str, body: Any) -> Any:
+        response = httpx.post(f"{self.url}{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(30)
@@ -222,16 +238,12 @@ class Deployment:
     def __init__(
         self,
         server: LiveServer,
-        alerts: AlertService,
-        inspections: InspectionService,
         fleet: Fleet,
         fleet2: Fleet,
         site: str,
         site2: str,
     ) -> None:
         self.server = server
-        self.alerts = alerts
-        self.inspections = inspections
         self.fleet = fleet
         self.fleet2 = fleet2
         self.site = site
@@ -262,9 +274,7 @@ def deployment(
         registry_path=registry,
         http_port=0,
     )
-    alerts = AlertService()
-    inspections = InspectionService()
-    server = LiveServer(settings, alerts.router, inspections.router)
+    server = LiveServer(settings)
     server.start()
     fleet = Fleet(mosquitto, site, f"{site}-gw")
     fleet2 = Fleet(mosquitto, site2, f"{site2}-gw")
@@ -276,7 +286,7 @@ def deployment(
     fleet.door(f"{site}-door-1", DoorState.CLOSED)
     fleet.smoke(f"{site}-smk-1", SmokeState.NORMAL)
     fleet2.count(f"{site2}-cnt-1", 3)
-    deployment = Deployment(server, alerts, inspections, fleet, fleet2, site, site2)
+    deployment = Deployment(server, fleet, fleet2, site, site2)
     wait_for(
         lambda: (
             len(server.get("/latest", site=site)) >= 5

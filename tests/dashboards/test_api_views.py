@@ -139,3 +139,24 @@ def test_root_leads_to_the_overview(deployment: Deployment) -> None:
 def test_unknown_site_is_404(deployment: Deployment) -> None:
     response = httpx.get(f"{deployment.server.url}/ui/api/sites/nope/live", timeout=10)
     assert response.status_code == 404
+
+
+def test_checklists_are_the_inspection_logs_own(deployment: Deployment) -> None:
+    checklists = deployment.server.get("/ui/api/checklists")
+    assert set(checklists) == {"patrol", "periodic_check", "equipment_test", "maintenance"}
+    assert {
+        "item": "exits_clear",
+        "zh": "安全出口、疏散通道畅通",
+        "en": "Exits and escape routes clear",
+    } in (checklists["patrol"])
+    # Every offered item is one the log accepts: a record with all of them is stored.
+    for category, items in checklists.items():
+        record = {
+            "category": category,
+            "occurred_at": "2026-01-05T09:00:00+08:00",
+            "inspector": "张伟",
+            "checklist": {i["item"]: "pass" for i in items},
+        }
+        entry = deployment.server.post(f"/inspection-log/{deployment.site2}/records", record)
+        assert entry["category"] == category
+        assert len(entry["payload"]["checklist"]) == len(items)

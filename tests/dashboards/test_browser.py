@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,8 +25,7 @@ from playwright.sync_api import (
 )
 
 from dashboards import PAGES
-from tests.dashboards.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Deployment
-from tests.dashboards.contract_stubs import alert_payload
+from tests.dashboards.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Deployment, wait_for
 
 # 1366×768 is the commonest office laptop screen; 820×1180 an iPad Air in portrait; 2560×1440
 # a control-room wall screen.
@@ -164,88 +165,115 @@ def test_language_switch_changes_the_labels(
     assert console.errors == []
 
 
+def _smoke_alert(d: Deployment) -> dict[str, Any] | None:
+    alerts = d.server.get("/alerts", site=d.site, rule="smoke.alarm")
+    return alerts[0] if alerts else None
+
+
 def test_new_critical_alert_appears_live_sounds_and_can_be_acknowledged(
     deployment: Deployment, page: tuple[Page, Console]
 ) -> None:
     p, console = page
     d = deployment
-    alert_id = f"a-{d.site}"
     p.goto(f"{d.server.url}/ui/alerts")
     expect(p.get_by_test_id("no-alerts").or_(p.locator("tr[data-alert]")).first).to_be_visible()
+    expect(p.locator("#live-state.on")).to_have_count(1)  # the alert stream is open
     p.locator("h1").click()  # a user gesture: browsers start audio only after one
     p.evaluate("window.__sameDocument = true")
-    response = httpx.post(
-        f"{d.server.url}/test/alerts",
-        content=alert_payload(alert_id, d.site),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 200
-    row = p.locator(f"tr[data-alert='{alert_id}']")
+    d.fleet.alarm(f"{d.site}-smk-1")
+    wait_for(lambda: _smoke_alert(d) is not None, 20, "the smoke alert")
+    alert = _smoke_alert(d)
+    assert alert is not None
+    assert (alert["severity"], alert["state"], alert["room"]) == ("critical", "firing", "nursery")
+    row = p.locator(f"tr[data-alert='{alert['id']}']")
     expect(row).to_have_attribute("data-state", "firing")
+    expect(row).to_have_class(re.compile(r"\bnew\b"))
+    expect(row).to_contain_text(alert["message"]["zh"])
     expect(p.locator("body")).to_have_attribute("data-beeps", "1")
-    row.locator("[data-action='ack']").click()
+    row.locator("[data-action='acknowledge']").click()
     p.get_by_test_id("note").fill("值班员已到场 on site")
     p.get_by_test_id("confirm").click()
     expect(row).to_have_attribute("data-state", "acknowledged")
-    assert d.alerts.alerts[alert_id].state == "acknowledged"
-    assert d.alerts.history[alert_id][-1]["note"] == "值班员已到场 on site"
+    detail = d.server.get(f"/alerts/{alert['id']}")
+    assert detail["state"] == "acknowledged"
+    assert [h["action"] for h in detail["history"]] == ["fired", "acknowledged"]
+    assert detail["history"][-1]["note"] == "值班员已到场 on site"
     row.locator("[data-action='history']").click()
-    expect(p.locator("tr.history li")).to_have_count(2)
+    history = p.locator(f"tr.history[data-history='{alert['id']}'] li")
+    expect(history).to_have_count(2)
+    expect(history.nth(1)).to_contain_text("值班员已到场 on site")
+    expect(history.nth(1)).to_have_attribute("data-action", "acknowledged")
     p.screenshot(path=str(ARTIFACTS / "alerts-live-laptop.png"))
     assert p.evaluate("window.__sameDocument") is True, "the page reloaded"
     assert console.errors == []
 
 
-def test_pending_services_show_not_available(
+def test_services_that_fail_show_not_available(
     deployment: Deployment, page: tuple[Page, Console]
 ) -> None:
-    p, console = page
+    p, _console = page
 
-    def without_alerts(route: Route) -> None:
-        spec = route.fetch().json()
-        spec["paths"] = {
-            k: v
-            for k, v in spec["paths"].items()
-            if not k.startswith("/alerts") and "/inspection" not in k
-        }
-        route.fulfill(json=spec)
+    def unavailable(route: Route) -> None:
+        route.fulfill(status=503, json={"detail": "not running"})
 
-    p.route("**/openapi.json", without_alerts)
+    p.route("**/alerts?*", unavailable)
+    p.route("**/inspections/due*", unavailable)
+    p.route("**/inspection-log/**", unavailable)
     p.goto(f"{deployment.server.url}/ui/alerts")
     expect(p.get_by_test_id("not-available")).to_be_visible()
     p.goto(f"{deployment.server.url}/ui/")
     expect(p.get_by_test_id("not-available")).to_be_visible()
     p.goto(f"{deployment.server.url}/ui/inspections?site={deployment.site}")
     expect(p.locator("[data-testid='due'] [data-testid='not-available']")).to_be_visible()
-    for fmt in ("csv", "json", "pdf"):
-        expect(p.locator(f"[data-testid='exports'] [data-format='{fmt}']")).to_be_disabled()
-    assert console.errors == []
+    expect(p.locator("[data-testid='log'] [data-testid='not-available']")).to_be_visible()
 
 
-def test_record_an_inspection_and_download_the_exports(
+def test_record_a_patrol_and_download_the_exports(
     deployment: Deployment, page: tuple[Page, Console]
 ) -> None:
     p, console = page
     d = deployment
     p.goto(f"{d.server.url}/ui/inspections?site={d.site}")
-    expect(p.locator("[data-testid='due'] td").first).to_have_text("每日防火巡查")
+    due = d.server.get(f"/sites/{d.site}/inspections/due")
+    assert due, "a site whose detectors were never tested has items due"
+    expect(p.locator("[data-testid='due'] tbody tr")).to_have_count(len(due))
+    expect(p.locator("[data-testid='due'] td").first).to_have_text(due[0]["title_zh"])
     form = p.get_by_test_id("record")
-    form.locator("select[name='kind']").select_option("patrol")
-    form.locator("textarea[name='note']").fill("二楼防火门已关闭, doors closed")
+    form.locator("select[name='category']").select_option("patrol")
+    checklist = form.get_by_test_id("checklist")
+    expect(checklist).to_contain_text("安全出口、疏散通道畅通")
+    checklist.locator("select[data-item='exits_clear']").select_option("pass")
+    checklist.locator("select[data-item='fire_doors_closed']").select_option("fail")
+    form.locator("textarea[name='remarks']").fill("二楼防火门未关闭, door left open")
     form.locator("button[type='submit']").click()
-    expect(p.locator("[data-testid='log'] tbody tr")).to_have_count(1)
+    patrols = p.locator("[data-testid='log'] tbody tr[data-category='patrol']")
+    expect(patrols).to_have_count(1)
+    expect(patrols).to_contain_text("二楼防火门未关闭, door left open")
+    expect(patrols).to_contain_text("常闭式防火门处于关闭状态")
+    [entry] = d.server.get(f"/inspection-log/{d.site}/entries", category="patrol")["entries"]
+    assert entry["payload"]["checklist"] == {"exits_clear": "pass", "fire_doors_closed": "fail"}
+    p.get_by_test_id("verify").click()
+    expect(p.get_by_test_id("verify-result")).to_have_attribute("data-ok", "true")
+    p.screenshot(path=str(ARTIFACTS / "inspections-recorded-laptop.png"), full_page=True)
     for fmt in ("csv", "json", "pdf"):
         with p.expect_download() as info:
             p.locator(f"[data-testid='exports'] [data-format='{fmt}']").click()
         data = Path(info.value.path()).read_bytes()
         if fmt == "csv":
+            assert data.startswith(b"\xef\xbb\xbf")
             rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-            assert (
-                rows[0]["note"] == "二楼防火门已关闭, doors closed" or rows[0]["kind"] == "patrol"
-            )
+            [patrol] = [r for r in rows if r["类别代码"] == "patrol"]
+            assert patrol["场所编号"] == d.site
+            assert "二楼防火门未关闭" in patrol["原始数据"]
         elif fmt == "json":
-            entries = json.loads(data)
-            assert entries[0]["note"] == "二楼防火门已关闭, doors closed"
+            export = json.loads(data)
+            assert [e["seq"] for e in export["entries"]] == sorted(
+                e["seq"] for e in export["entries"]
+            )
+            assert any(e["category"] == "patrol" for e in export["entries"])
+            verdict = httpx.post(f"{d.server.url}/inspection-log/verify-export", content=data)
+            assert verdict.status_code == 200, verdict.text
+            assert verdict.json()["ok"] is True
         else:
             assert data.startswith(b"%PDF")
     assert console.errors == []

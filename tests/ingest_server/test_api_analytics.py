@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -92,3 +93,49 @@ def test_utilization_from_stored_occupancy(
         f"/sites/{unique_id}/utilization", params={"start": start, "end": end, "rooms": ["r9"]}
     )
     assert bad_room.status_code == 422
+
+
+def test_daily_rollups_and_findings_are_computed_by_the_job_and_served(
+    client: TestClient, publisher: Publisher, unique_id: str
+) -> None:
+    gw = f"{unique_id}-gw"
+    zone = ZoneInfo("Asia/Shanghai")
+    yesterday = datetime.now(zone).date() - timedelta(days=1)
+    t0 = datetime.combine(yesterday, time(10, 0), zone)
+    # Yesterday 10:00–11:00 local: four people in the infant-care room.
+    readings = [
+        occupancy_dict(f"d-{i}", "pres-1", t0 + timedelta(minutes=5 * i), 4 if i < 12 else 0)
+        for i in range(13)
+    ]
+    publisher.publish_all(
+        [(channel_topic(unique_id, gw, Channel.READINGS), batch_payload(gw, readings))]
+    )
+    window = {
+        "device": "pres-1",
+        "start": t0.isoformat(),
+        "end": (t0 + timedelta(hours=2)).isoformat(),
+    }
+    wait_for(lambda: len(client.get("/readings", params=window).json()) == 13, 10, "13 readings")
+
+    assert client.get(f"/sites/{unique_id}/findings").status_code == 404
+    assert client.app.state.rollups.run() > 0  # type: ignore[attr-defined]
+    assert client.app.state.rollups.run() == 0  # type: ignore[attr-defined]  # idempotent
+
+    rows = client.get(
+        f"/sites/{unique_id}/utilization/daily",
+        params={"first": yesterday.isoformat(), "last": yesterday.isoformat()},
+    ).json()
+    room = next(r for r in rows if r["level"] == "room" and r["id"] == "r1")
+    assert room["day"] == yesterday.isoformat()
+    assert room["capacity"] == 12
+    assert room["stats"]["person_hours"] == pytest.approx(4.0)
+    assert room["stats"]["peak"] == 4
+
+    findings = client.get(f"/sites/{unique_id}/findings").json()
+    assert findings["site"] == unique_id
+    assert {"underused", "complementary", "drift"} <= set(findings)
+    bad = client.get(
+        f"/sites/{unique_id}/utilization/daily",
+        params={"first": "2026-02-01", "last": "2026-01-01"},
+    )
+    assert bad.status_code == 422

@@ -1,6 +1,6 @@
 // What every page shares: the header, fetching, feature detection, formatting, live streams.
 
-import { API, PENDING } from "./endpoints.js";
+import { API } from "./endpoints.js";
 import { currentLang, setLang, t } from "./i18n.js";
 
 export const NAV = ["overview", "site", "alerts", "utilization", "compliance", "inspections"];
@@ -51,28 +51,6 @@ export function postJSON(url, body) {
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify(body),
   });
-}
-
-let openapiPaths = null;
-
-// Whether an OpenAPI path template serves `wanted` ("{}" stands for any path parameter).
-function serves(template, wanted) {
-  const a = template.split("/");
-  const b = wanted.split("/");
-  return a.length === b.length && a.every((seg, i) => seg === b[i] || seg === "{}");
-}
-
-// Whether the server offers a PENDING path.
-export async function offers(name) {
-  if (openapiPaths === null) {
-    try {
-      const spec = await getJSON(API.openapi());
-      openapiPaths = Object.keys(spec.paths || {}).map((p) => p.replace(/\{[^}]*\}/g, "{}"));
-    } catch {
-      openapiPaths = [];
-    }
-  }
-  return openapiPaths.some((p) => serves(p, PENDING[name]));
 }
 
 export function notAvailable(what) {

@@ -1,6 +1,4 @@
-// Every server path the pages call, in one place. Paths marked "pending" belong to parts of
-// the server that are being built (alerts, inspections); pages probe /openapi.json and show
-// "not available" while a path is missing.
+// Every server path the pages call, in one place.
 
 const q = (params) => {
   const usp = new URLSearchParams();
@@ -15,7 +13,6 @@ const q = (params) => {
 const enc = encodeURIComponent;
 
 export const API = {
-  openapi: () => "/openapi.json",
   // Page data and live stream served by dashboards/web.py.
   me: () => "/ui/api/me",
   overview: () => "/ui/api/overview",
@@ -29,27 +26,25 @@ export const API = {
   compliance: (site) => `/sites/${enc(site)}/compliance`,
   utilization: (site, start, end, rooms) =>
     `/sites/${enc(site)}/utilization${q({ start, end, rooms })}`,
-  // Alerts (pending).
-  alerts: (filters) => `/alerts${q(filters)}`,
-  alertAction: (id, action) => `/alerts/${enc(id)}/${action}`, // action: ack | assign | resolve
-  alertHistory: (id) => `/alerts/${enc(id)}/history`,
+  // Alert lifecycle (ingest_server/alerts/api.py).
+  alerts: (filters) => `/alerts${q({ limit: 1000, ...filters })}`,
+  alert: (id) => `/alerts/${enc(id)}`, // with its history
+  // action: acknowledge {actor, note} | assign {actor, assignee} | resolve {actor, note}
+  alertAction: (id, action) => `/alerts/${enc(id)}/${action}`,
+  alertNote: (id) => `/alerts/${enc(id)}/notes`, // {actor, text}
   alertStream: () => "/alerts/stream",
-  // Inspections (pending).
-  inspectionsDue: (site) => `/sites/${enc(site)}/inspections/due`,
-  inspectionLog: (site, filters) => `/sites/${enc(site)}/inspection-log${q(filters)}`,
-  inspectionRecord: (site) => `/sites/${enc(site)}/inspection-log`,
-  inspectionExport: (site, format, start, end) =>
-    `/sites/${enc(site)}/inspection-log/export${q({ format, start, end })}`,
+  // Inspection schedule (ingest_server/api/inspections.py) and log (ingest_server/inspection_log).
+  inspectionsDue: (site, all = false) => `/sites/${enc(site)}/inspections/due${q({ all: all || undefined })}`,
+  checklists: () => "/ui/api/checklists",
+  inspectionLog: (site, filters) => `/inspection-log/${enc(site)}/entries${q(filters)}`,
+  inspectionRecord: (site) => `/inspection-log/${enc(site)}/records`,
+  inspectionVerify: (site) => `/inspection-log/${enc(site)}/verify`,
+  inspectionExport: (site, filters) => `/inspection-log/export${q({ site, ...filters })}`,
 };
 
-// OpenAPI path templates of the pending endpoints ("{}" stands for any path parameter), used
-// to detect whether they exist yet.
-export const PENDING = {
-  alerts: "/alerts",
-  alertStream: "/alerts/stream",
-  alertAction: "/alerts/{}/ack",
-  alertHistory: "/alerts/{}/history",
-  inspectionsDue: "/sites/{}/inspections/due",
-  inspectionLog: "/sites/{}/inspection-log",
-  inspectionExport: "/sites/{}/inspection-log/export",
-};
+// The `event:` names of /alerts/stream (ingest_server.alerts.EventKind); `data:` is
+// {kind, alert, at, actor, note, ...} with `alert` as in GET /alerts.
+export const ALERT_EVENTS = [
+  "fired", "escalated", "reminder", "escalation", "updated", "resolved", "acknowledged",
+  "assigned", "silenced", "note",
+];

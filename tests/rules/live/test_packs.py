@@ -1,4 +1,4 @@
-"""Rule packs: validation errors name file, rule and field; extends; capacities."""
+"""Rule packs: validation errors name file, rule and field; extends."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.live import RULE_TYPES, PackError, Severity, parse_pack, room_capacities, site_capacities
+from rules.live import RULE_TYPES, PackError, Severity, parse_pack
 from tests.rules.live.factories import national, site
 
 HEAD = "id: test\nversion: '1'\n"
@@ -79,7 +79,7 @@ def test_a_city_pack_extends_and_overrides_field_by_field() -> None:
     base = national()
     city = parse_pack(
         HEAD
-        + "extends: national\noccupant_load_factors: {day_care: 2.5}\nrules:\n"
+        + "extends: national\nrules:\n"
         + "- {id: door.held_open, for: 45s}\n- {id: device.fault, enabled: false}\n"
         + "- {id: extra.door, type: door_held_open, for: 5m, severity: minor}\n",
         "city.yaml",
@@ -96,31 +96,6 @@ def test_a_city_pack_extends_and_overrides_field_by_field() -> None:
     extra = city.rule("extra.door")
     assert extra is not None
     assert extra.for_s == 300
-    assert room_capacities(site(), city) == {"r1": 10, "r2": 26}  # 65 / 2.5
-
-
-def test_capacity_prefers_licence_then_places_then_area() -> None:
-    s = site(
-        rooms=[
-            {"id": "a", "name": "甲", "floor": 1, "licensed_capacity": 8, "places": 20},
-            {"id": "b", "name": "乙", "floor": 1, "beds": 12, "area_m2": 300},
-            {"id": "c", "name": "丙", "floor": 1, "area_m2": 100, "function": "dining"},
-            {"id": "d", "name": "丁", "floor": 1, "area_m2": 100},
-        ],
-        gateways=[],
-    )
-    assert room_capacities(s, national()) == {"a": 8, "b": 12, "c": 71}
-
-
-def test_site_capacities_use_each_sites_pack() -> None:
-    city = parse_pack(
-        HEAD + "extends: national\noccupant_load_factors: {day_care: 6.5}\n",
-        "city.yaml",
-        parent={"national": national()}.get,
-    )
-    packs = {"national": national(), "test": city}
-    sites = [site(), site(id="s2", jurisdiction="test")]
-    assert site_capacities(sites, packs) == {"s1": {"r1": 10, "r2": 20}, "s2": {"r1": 10, "r2": 10}}
 
 
 _SCALARS = st.one_of(

@@ -1,20 +1,19 @@
 // Overview: every site with live occupancy vs capacity, open alerts, device health, compliance.
 
-import { API } from "../endpoints.js";
+import { ALERT_EVENTS, API } from "../endpoints.js";
 import {
-  SEVERITIES, el, errorBox, formatNumber, formatTime, getJSON, listen, loadClass, offers, shell,
+  SEVERITIES, el, errorBox, formatNumber, formatTime, getJSON, listen, loadClass, shell,
   throttle,
 } from "../common.js";
 import { pick, t } from "../i18n.js";
 
 const main = shell("overview", "overview.title");
-const state = { view: null, alerts: null, alertsAvailable: false, filter: "", sort: "name" };
+const state = { view: null, alerts: null, alertsAvailable: true, filter: "", sort: "name" };
 
-// Open alerts per site and severity, or null when the alert service is not there.
+// Open alerts per site and severity; "not available" when the alert service does not answer.
 async function loadAlerts() {
-  if (!state.alertsAvailable) return;
   try {
-    const list = await getJSON(API.alerts({}));
+    const list = await getJSON(API.alerts({ active: true }));
     const counts = {};
     for (const a of list) {
       if (a.state === "resolved") continue;
@@ -22,8 +21,10 @@ async function loadAlerts() {
       counts[a.site][a.severity] = (counts[a.site][a.severity] ?? 0) + 1;
     }
     state.alerts = counts;
+    state.alertsAvailable = true;
   } catch (error) {
     state.alerts = null;
+    state.alertsAvailable = false;
   }
 }
 
@@ -115,7 +116,6 @@ function card(labelKey, value, testid) {
 async function start() {
   main.replaceChildren(el("p", {}, t("common.loading")));
   try {
-    state.alertsAvailable = await offers("alerts");
     await Promise.all([loadView(), loadAlerts()]);
     render();
   } catch (error) {
@@ -125,10 +125,8 @@ async function start() {
   // Occupancy events of every site trigger a refresh of the summary, at most every 3 s.
   const refresh = throttle(async () => { await loadView(); render(); }, 3000);
   listen(API.stream(), { room: refresh, gateway: refresh, resync: refresh });
-  if (state.alertsAvailable && (await offers("alertStream"))) {
-    const refreshAlerts = throttle(async () => { await loadAlerts(); render(); }, 1000);
-    listen(API.alertStream(), { alert: refreshAlerts });
-  }
+  const refreshAlerts = throttle(async () => { await loadAlerts(); render(); }, 1000);
+  listen(API.alertStream(), Object.fromEntries(ALERT_EVENTS.map((kind) => [kind, refreshAlerts])));
 }
 
 start();
