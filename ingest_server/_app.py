@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 
 import dashboards
 from ingest_server._errors import RegistryConflict, StoreError, StoreUnavailable
-from ingest_server._rollups import Rollups, schedule_rollup_job
+from ingest_server._rollups import RUN_EVERY_S, Rollups
+from ingest_server._scheduling import add_clock_interval_job
 from ingest_server._service import IngestService
 from ingest_server._settings import ServerSettings
 from ingest_server._sinks import ReadingSink, SinkRegistry
@@ -32,7 +33,7 @@ from ingest_server.api import ROUTERS
 from ingest_server.inspection_log import InspectionService, InspectionSettings
 from ingest_server.inspection_log._alerts import AlertLogWriter
 from ingest_server.inspection_log._completion import InspectionSink
-from ingest_server.inspection_log._overdue import OverdueWatcher, schedule_overdue_job
+from ingest_server.inspection_log._overdue import CHECK_EVERY_S, OverdueWatcher
 from ingest_server.inspection_log.api import router as inspection_router
 from ingest_server.notify import Dispatcher, SseBroadcaster, build_channels
 from protocol import Clock, SystemClock
@@ -117,9 +118,21 @@ def create_app(
             overdue = OverdueWatcher(
                 service.registry.snapshot, inspection_service.log, alerts.service, the_clock
             )
-            schedule_overdue_job(scheduler, overdue, the_clock)
+            add_clock_interval_job(
+                scheduler,
+                overdue.check,
+                every_s=CHECK_EVERY_S,
+                clock=the_clock,
+                job_id="inspections.overdue",
+            )
             rollups = Rollups(service.engine, service.store, service.registry.snapshot, the_clock)
-            schedule_rollup_job(scheduler, rollups, the_clock)
+            add_clock_interval_job(
+                scheduler,
+                rollups.run,
+                every_s=RUN_EVERY_S,
+                clock=the_clock,
+                job_id="utilization.rollups",
+            )
 
             # Sinks are in place before the first message is consumed.
             service.start()

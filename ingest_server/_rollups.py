@@ -23,7 +23,7 @@ from ingest_server.store import TimeSeriesStore
 from protocol import Clock
 from rules import Registry, Site, daily_rollups, load_pack, utilization_report
 
-__all__ = ["FindingsRow", "RollupRow", "Rollups", "schedule_rollup_job"]
+__all__ = ["RUN_EVERY_S", "FindingsRow", "RollupRow", "Rollups"]
 
 # A new site (or a server that was down) gets at most a week filled in at once.
 BACKFILL_DAYS = 7
@@ -167,22 +167,3 @@ class Rollups:
             "window_end": row.window_end.isoformat(),
             **row.data,
         }
-
-
-def rollup_job(rollups: Rollups) -> None:
-    """APScheduler job: fill missing days and refresh findings."""
-    rollups.run()
-
-
-def schedule_rollup_job(scheduler: Any, rollups: Rollups, clock: Clock) -> None:
-    """Add the hourly (clock time) rollup job to an APScheduler 3 scheduler."""
-    scheduler.add_job(
-        rollup_job,
-        "interval",
-        seconds=RUN_EVERY_S / clock.speed,
-        args=[rollups],
-        id="utilization.rollups",
-        coalesce=True,
-        max_instances=1,
-        replace_existing=True,
-    )

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["BrokerStartError", "EmbeddedBroker", "free_port"]
+__all__ = ["BrokerStartError", "EmbeddedBroker", "free_port", "mosquitto_config"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,24 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def mosquitto_config(host: str, port: int, data_dir: Path) -> str:
+    """A local Mosquitto config: one loopback listener, persistence under ``data_dir``, and
+    Linli's shipped tuning (deploy/mosquitto/conf.d) included, so what runs is what ships."""
+    lines = [
+        f"listener {port} {host}",
+        "allow_anonymous true",
+        "persistence true",
+        f"persistence_location {data_dir}/",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        # Started as root, Mosquitto would drop to the 'mosquitto' user, who cannot write here.
+        *(["user root"] if os.geteuid() == 0 else []),
+        *([f"include_dir {_CONF_D}"] if _CONF_D.is_dir() else []),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _answers(host: str, port: int) -> bool:
@@ -110,18 +128,7 @@ class EmbeddedBroker:
         self.kind = "mosquitto"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "mosquitto.conf"
-        lines = [
-            f"listener {self.port} {self.host}",
-            "allow_anonymous true",
-            "persistence true",
-            f"persistence_location {self.data_dir}/",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            *(["user root"] if os.geteuid() == 0 else []),
-            *([f"include_dir {_CONF_D}"] if _CONF_D.is_dir() else []),
-        ]
-        config.write_text("\n".join(lines) + "\n")
+        config.write_text(mosquitto_config(self.host, self.port, self.data_dir))
         log_file = (self.data_dir / "mosquitto.log").open("ab")
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argument list
             [binary, "-c", str(config)], stdout=log_file, stderr=subprocess.STDOUT

@@ -19,8 +19,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ingest_server.embedded_broker import mosquitto_config
+
 REPO = Path(__file__).resolve().parent.parent
-MOSQUITTO_CONF_D = REPO / "deploy" / "mosquitto" / "conf.d"
 # Both answer within ~15 ms of starting on these machines; 20 s covers a loaded CI machine.
 START_TIMEOUT_S = 20.0
 
@@ -140,20 +141,7 @@ class Mosquitto(_Process):
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(exist_ok=True)
         self.config_path = workdir / "mosquitto.conf"
-        lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            "persistence true",
-            f"persistence_location {self.data_dir}/",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            # Started as root, Mosquitto would drop to the 'mosquitto' user, who cannot write
-            # our temporary directory.
-            *(["user root"] if os.geteuid() == 0 else []),
-            f"include_dir {MOSQUITTO_CONF_D}",
-        ]
-        self.config_path.write_text("\n".join(lines) + "\n")
+        self.config_path.write_text(mosquitto_config(self.host, self.port, self.data_dir))
 
     def _command(self) -> list[str]:
         return [self.binary, "-c", str(self.config_path)]

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ingest_server._model import StoredReading, StoredStatus
-from ingest_server.inspection_log._log import InspectionLog, NewEntry
+from ingest_server.inspection_log._log import InspectionLog, NewEntry, Query
 from ingest_server.inspection_log._models import Category, Entry, TestModeAlarm
 from protocol import SmokeReading, SmokeSensor, SmokeState
-from rules import AUTOMATIC_TEST_ALARM, CompletionRecord, RecordSource
+from rules import (
+    AUTOMATIC_TEST_ALARM,
+    CompletionRecord,
+    RecordSource,
+    ScheduleEntry,
+    Site,
+    inspection_schedule,
+)
 
-__all__ = ["COMPLETING_CATEGORIES", "InspectionSink", "completion_records"]
+__all__ = ["COMPLETING_CATEGORIES", "InspectionSink", "completion_records", "site_schedule"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,19 @@ def completion_records(entries: Iterable[Entry]) -> list[CompletionRecord]:
             for item, subj, source in items
         ]
     return records
+
+
+# The longest interval of any item (sensitivity tests every 24 months) plus a year of slack: an
+# older completion can no longer decide whether anything is due.
+LOOKBACK = timedelta(days=3 * 366)
+
+
+def site_schedule(log_: InspectionLog, site: Site, now: datetime) -> tuple[ScheduleEntry, ...]:
+    """The site's inspection schedule at ``now``, from the completions its log proves."""
+    entries = log_.entries(
+        Query(site=site.id, start=now - LOOKBACK, categories=COMPLETING_CATEGORIES)
+    )
+    return inspection_schedule(site, completion_records(entries), now=now)
 
 
 class InspectionSink:

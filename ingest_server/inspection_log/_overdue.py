@@ -9,21 +9,19 @@ restart changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ingest_server.alerts import ACTIVE_STATES, AlertEvent, AlertService
-from ingest_server.inspection_log._completion import COMPLETING_CATEGORIES, completion_records
-from ingest_server.inspection_log._log import InspectionLog, Query
+from ingest_server.inspection_log._completion import site_schedule
+from ingest_server.inspection_log._log import InspectionLog
 from protocol import Clock
-from rules import DueStatus, Registry, ScheduleEntry, inspection_schedule
+from rules import DueStatus, Registry, ScheduleEntry
 from rules.live import Change, Decision, DecisionState, Severity, Text
 
-__all__ = ["OVERDUE_RULE", "OverdueWatcher", "schedule_overdue_job"]
+__all__ = ["CHECK_EVERY_S", "OVERDUE_RULE", "OverdueWatcher"]
 
 OVERDUE_RULE = "inspection.overdue"
-# The longest interval (sensitivity tests, 24 months) plus a year of slack.
-_LOOKBACK = timedelta(days=3 * 366)
 # Hourly: the shortest interval that can fall overdue is the 2-hourly open-hours patrol.
 CHECK_EVERY_S = 3600.0
 
@@ -52,10 +50,7 @@ class OverdueWatcher:
         now = self._clock.now()
         decisions: list[Decision] = []
         for site in self._registry().sites:
-            entries = self._log.entries(
-                Query(site=site.id, start=now - _LOOKBACK, categories=COMPLETING_CATEGORIES)
-            )
-            schedule = inspection_schedule(site, completion_records(entries), now=now)
+            schedule = site_schedule(self._log, site, now)
             overdue = {
                 _subject(site.id, e): e
                 for e in schedule
@@ -114,22 +109,3 @@ class OverdueWatcher:
             room=entry.room,
             device=entry.subject if entry.subject_kind != "site" else None,
         )
-
-
-def overdue_job(watcher: OverdueWatcher) -> None:
-    """APScheduler job: one check of every site."""
-    watcher.check()
-
-
-def schedule_overdue_job(scheduler: Any, watcher: OverdueWatcher, clock: Clock) -> None:
-    """Add the hourly (in clock time) overdue check to an APScheduler 3 scheduler."""
-    scheduler.add_job(
-        overdue_job,
-        "interval",
-        seconds=CHECK_EVERY_S / clock.speed,
-        args=[watcher],
-        id="inspections.overdue",
-        coalesce=True,
-        max_instances=1,
-        replace_existing=True,
-    )

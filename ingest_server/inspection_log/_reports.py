@@ -529,20 +529,32 @@ def _write_pdf(path: Path, story: list[Any], title: str, font: CjkFont) -> None:
         raise
 
 
+def _cover(
+    d: _Doc,
+    t: dict[str, str],
+    title: str,
+    basis: str,
+    inputs: MonthlyInputs | QuarterlyInputs,
+    tz: tzinfo,
+) -> list[Any]:
+    """Title, site, period and basis lines that open every periodic report."""
+    period = f"{_fmt_dt(inputs.period_start, tz)} — {_fmt_dt(inputs.period_end, tz)}"
+    return [
+        Paragraph(t[title], d.h1),
+        Paragraph(f"{t['site']}：{inputs.site_name}（{inputs.site}）", d.body),
+        Paragraph(f"{t['period']}：{period}", d.body),
+        Paragraph(t[basis], d.body),
+    ]
+
+
 def render_monthly(
     inputs: MonthlyInputs, path: Path, lang: Lang, font: CjkFont, tz: tzinfo
 ) -> None:
     """Write the monthly safety status report PDF to ``path`` (atomically)."""
     t = _T[lang]
     d = _Doc(_register(font))
-    period = f"{_fmt_dt(inputs.period_start, tz)} — {_fmt_dt(inputs.period_end, tz)}"
-    story: list[Any] = [
-        Paragraph(t["monthly"], d.h1),
-        Paragraph(f"{t['site']}：{inputs.site_name}（{inputs.site}）", d.body),
-        Paragraph(f"{t['period']}：{period}", d.body),
-        Paragraph(t["basis_m"], d.body),
-        Paragraph(t["alarms"], d.h2),
-    ]
+    story = _cover(d, t, "monthly", "basis_m", inputs, tz)
+    story.append(Paragraph(t["alarms"], d.h2))
     times = [a.response_seconds for a in inputs.alarms]
     known = [x for x in times if x is not None]
     median = _median(known)
@@ -615,12 +627,8 @@ def render_quarterly(
     """Write the quarterly operating report PDF to ``path`` (atomically)."""
     t = _T[lang]
     d = _Doc(_register(font))
-    period = f"{_fmt_dt(inputs.period_start, tz)} — {_fmt_dt(inputs.period_end, tz)}"
-    story: list[Any] = [
-        Paragraph(t["quarterly"], d.h1),
-        Paragraph(f"{t['site']}：{inputs.site_name}（{inputs.site}）", d.body),
-        Paragraph(f"{t['period']}：{period}", d.body),
-        Paragraph(t["basis_q"], d.body),
+    story = _cover(d, t, "quarterly", "basis_q", inputs, tz)
+    story += [
         Paragraph(t["utilization"], d.h2),
         _utilization_chart(inputs.utilization, lang, d.font),
         Paragraph(t["heatmap"], d.h2),

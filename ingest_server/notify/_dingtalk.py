@@ -12,8 +12,7 @@ import hashlib
 import hmac
 
 from ingest_server.notify._base import Notification
-from ingest_server.notify._http import HttpChannel, markdown
-from protocol import Clock, SystemClock
+from ingest_server.notify._http import SignedRobotChannel, markdown
 
 __all__ = ["DingTalkNotifier", "dingtalk_sign"]
 
@@ -25,21 +24,7 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     return base64.b64encode(digest).decode()
 
 
-class DingTalkNotifier(HttpChannel):
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        *,
-        secret: str | None = None,
-        timeout_s: float = 10.0,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, timeout_s=timeout_s)
-        self.url = url
-        self.secret = secret
-        self.clock = clock or SystemClock()
-
+class DingTalkNotifier(SignedRobotChannel):
     async def send(self, notification: Notification) -> None:
         body = {
             "msgtype": "markdown",

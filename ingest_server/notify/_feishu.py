@@ -12,8 +12,7 @@ import hashlib
 import hmac
 
 from ingest_server.notify._base import Notification
-from ingest_server.notify._http import HttpChannel
-from protocol import Clock, SystemClock
+from ingest_server.notify._http import SignedRobotChannel
 
 __all__ = ["FeishuNotifier", "feishu_sign"]
 
@@ -24,21 +23,7 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
-class FeishuNotifier(HttpChannel):
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        *,
-        secret: str | None = None,
-        timeout_s: float = 10.0,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, timeout_s=timeout_s)
-        self.url = url
-        self.secret = secret
-        self.clock = clock or SystemClock()
-
+class FeishuNotifier(SignedRobotChannel):
     async def send(self, notification: Notification) -> None:
         body: dict[str, object] = {"msg_type": "text", "content": {"text": notification.text}}
         if self.secret:

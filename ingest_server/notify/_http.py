@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from ingest_server.notify._base import DeliveryFailed, Notification
+from protocol import Clock, SystemClock
 
 __all__ = ["HttpChannel", "markdown"]
 
@@ -80,3 +81,21 @@ def markdown(notification: Notification) -> str:
     """The notification's text as robot markdown: a bold title, the rest quoted."""
     title, *rest = notification.text.split("\n")
     return "\n".join([f"**{title}**", *(f"> {line}" for line in rest)])
+
+
+class SignedRobotChannel(HttpChannel):
+    """A group-robot webhook with an optional signing secret; signatures need the clock."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        secret: str | None = None,
+        timeout_s: float = 10.0,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name, timeout_s=timeout_s)
+        self.url = url
+        self.secret = secret
+        self.clock = clock or SystemClock()

@@ -118,6 +118,7 @@ def test_daily_rollups_and_findings_are_computed_by_the_job_and_served(
     wait_for(lambda: len(client.get("/readings", params=window).json()) == 13, 10, "13 readings")
 
     assert client.get(f"/sites/{unique_id}/findings").status_code == 404
+    assert client.app.state.scheduler.get_job("utilization.rollups") is not None  # type: ignore[attr-defined]
     assert client.app.state.rollups.run() > 0  # type: ignore[attr-defined]
     assert client.app.state.rollups.run() == 0  # type: ignore[attr-defined]  # idempotent
 

@@ -42,6 +42,8 @@ def test_overdue_patrol_raises_an_alert_and_a_log_entry_until_done(
 ) -> None:
     site = unique_id
     overdue = client.app.state.overdue  # type: ignore[attr-defined]
+    # The server runs the check on its own, hourly in clock time; the test calls it directly.
+    assert client.app.state.scheduler.get_job("inspections.overdue") is not None  # type: ignore[attr-defined]
     assert (
         client.post(
             f"/inspection-log/{site}/records", json=_patrol(clock.now() - timedelta(hours=1))
