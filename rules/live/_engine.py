@@ -336,21 +336,25 @@ class LiveEngine:
     ) -> None:
         old = facts.smoke.get(device.id)
         since = old.since if old is not None and old.state is reading.state else ts
-        room = device.room
-        room_was_alarm = room is not None and self._room_alarm(facts, site, room)
+        was_alarm = _any_alarm(facts)
         facts.smoke[device.id] = SmokeFact(state=reading.state, since=since)
-        if room is not None and reading.state is SmokeState.ALARM and not room_was_alarm:
-            fact = facts.room(room)
+        now_alarm = _any_alarm(facts)
+        if now_alarm and not was_alarm:
+            self._start_evacuation(facts, site, ts)
+        elif was_alarm and not now_alarm:
+            _end_evacuation(facts, ts)
+
+    @staticmethod
+    def _start_evacuation(facts: SiteFacts, site: Site, ts: datetime) -> None:
+        """A smoke alarm starts the evacuation clock of every room of its zone. The registry
+        defines no zones, so the zone is the whole site: everyone leaves a burning centre,
+        whichever room's detector went off (RULES.md B, "in a room or zone")."""
+        for room_id in {r.id for r in site.rooms} | set(facts.rooms):
+            fact = facts.room(room_id)
             fact.alarm_at = ts
+            fact.alarm_cleared_at = None
             fact.count_at_alarm = fact.count
             fact.evacuated_at = ts if fact.count == 0 else None
-
-    def _room_alarm(self, facts: SiteFacts, site: Site, room: str) -> bool:
-        for dev, fact in facts.smoke.items():
-            found = self._devices.get(dev)
-            if fact.state is SmokeState.ALARM and found is not None and found[2].room == room:
-                return True
-        return False
 
     def _apply_occupancy(
         self, facts: SiteFacts, device: Device, reading: OccupancyReading, ts: datetime
@@ -377,7 +381,12 @@ class LiveEngine:
         if fact.count != count:
             fact.count = count
             fact.since = ts
-        if count == 0 and fact.alarm_at is not None and fact.evacuated_at is None:
+        if (
+            count == 0
+            and fact.alarm_at is not None
+            and fact.alarm_cleared_at is None
+            and fact.evacuated_at is None
+        ):
             fact.evacuated_at = max(ts, fact.alarm_at)
 
     def _view(self, site: Site) -> SiteView:
@@ -530,3 +539,16 @@ class LiveEngine:
             gateway=timer.gateway,
             remind_every_s=rule.remind_every_s if rule else None,
         )
+
+
+def _any_alarm(facts: SiteFacts) -> bool:
+    """Whether any detector of the site (the alarm's zone) is in alarm."""
+    return any(f.state is SmokeState.ALARM for f in facts.smoke.values())
+
+
+def _end_evacuation(facts: SiteFacts, ts: datetime) -> None:
+    """The zone's alarm cleared: every room whose clock it started stops measuring at ``ts``,
+    so a room emptied later (at closing time) is never taken for an evacuation."""
+    for fact in facts.rooms.values():
+        if fact.alarm_at is not None and fact.alarm_cleared_at is None:
+            fact.alarm_cleared_at = max(ts, fact.alarm_at)

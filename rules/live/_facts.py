@@ -44,10 +44,15 @@ class HealthFact(BaseModel):
 class RoomFact(BaseModel):
     count: int = 0
     since: datetime | None = Field(default=None, description="When the count last changed")
-    alarm_at: datetime | None = Field(default=None, description="Start of the last smoke alarm")
+    alarm_at: datetime | None = Field(
+        default=None, description="Start of the last smoke alarm in the room's zone"
+    )
+    alarm_cleared_at: datetime | None = Field(
+        default=None, description="When that alarm cleared (None while it is active)"
+    )
     count_at_alarm: int | None = None
     evacuated_at: datetime | None = Field(
-        default=None, description="First time the room was empty after alarm_at"
+        default=None, description="First time the room was empty while that alarm was active"
     )
 
     def evacuation_s(self) -> float | None:
@@ -141,6 +146,18 @@ class SiteView:
     def room_alarm(self, room_id: str) -> datetime | None:
         """Start of the smoke alarm now active in ``room_id``, else None."""
         return self._alarm_starts().get(room_id)
+
+    def zone_alarm(self, room_id: str) -> datetime | None:
+        """Start of the smoke alarm now active in ``room_id``'s zone, else None. The registry
+        defines no zones, so a room's zone is its whole site."""
+        return self.site_alarm()
+
+    def zone_evacuation_s(self, room_id: str | None) -> float | None:
+        """Seconds from the alarm to the last room of ``room_id``'s zone empty, once all are."""
+        times = [f.evacuation_s() for f in self.facts.rooms.values() if f.alarm_at is not None]
+        if not times or any(t is None for t in times):
+            return None
+        return max(t for t in times if t is not None)
 
     def site_alarm(self) -> datetime | None:
         """Start of the earliest smoke alarm now active anywhere in the site, else None."""

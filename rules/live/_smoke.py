@@ -42,6 +42,7 @@ class SmokeAlarm(RuleBase):
             if room_fact is not None:
                 details["count"] = room_fact.count
                 details["evacuation_s"] = room_fact.evacuation_s()
+                details["zone_evacuation_s"] = view.zone_evacuation_s(room)
             site = view.site_name()
             yield Condition(
                 subject=subject,
@@ -59,7 +60,8 @@ class SmokeAlarm(RuleBase):
 
 @rule_type("evacuation_incomplete")
 class EvacuationIncomplete(RuleBase):
-    """People are still in a room ``within`` seconds after a smoke alarm there."""
+    """People are still in a room ``within`` seconds after a smoke alarm in its zone (the whole
+    site: the registry defines no zones), whichever room's detector went off."""
 
     inputs = frozenset({Input.SMOKE, Input.OCCUPANCY, Input.CLOCK})
 
@@ -74,7 +76,7 @@ class EvacuationIncomplete(RuleBase):
             if fact.alarm_at is None:
                 continue
             name = view.room_name(room_id)
-            alarm = view.room_alarm(room_id)
+            alarm = view.zone_alarm(room_id)
             deadline = (alarm or fact.alarm_at) + timedelta(seconds=self.within_s)
             details: dict[str, object] = {
                 "count": fact.count,
