@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -43,6 +44,12 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def api(client: TestClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """Every HTTP request the scenario tests send to the server goes through here, so signing in
+    (a bearer token once the API requires it) is added in this one place."""
+    return client.request(method, path, **kwargs)
 
 
 def site_registry_text(site: str) -> str:
@@ -140,7 +147,9 @@ class Run:
         self.runner.run_stepped(self.clock, until=until, step=STEP, after_step=self.catch_up)
 
     def alerts(self, **params: Any) -> list[dict[str, Any]]:
-        resp = self.client.get("/alerts", params={"site": self.site, "limit": 1000, **params})
+        resp = api(
+            self.client, "GET", "/alerts", params={"site": self.site, "limit": 1000, **params}
+        )
         assert resp.status_code == 200, resp.text
         result: list[dict[str, Any]] = resp.json()
         return result
@@ -158,7 +167,7 @@ class Run:
         return found
 
     def get(self, path: str, **params: Any) -> Any:
-        resp = self.client.get(path, params=params)
+        resp = api(self.client, "GET", path, params=params)
         assert resp.status_code == 200, f"GET {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
@@ -201,7 +210,7 @@ def scenario_run(tmp_path: Path, unique_id: str, mosquitto: Mosquitto) -> Iterat
         client = TestClient(create_app(settings, clock=clock))
         client.__enter__()
         stack.append(lambda: client.__exit__(None, None, None))
-        wait_for(lambda: client.get("/readyz").status_code == 200, 15, "server readiness")
+        wait_for(lambda: api(client, "GET", "/readyz").status_code == 200, 15, "server readiness")
         seen = SeenSink()
         client.app.state.sinks.add(seen)  # type: ignore[attr-defined]
         fleet = Fleet(

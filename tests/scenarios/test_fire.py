@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-import pytest
-
 from firmware_sims import Scenario, builtin
 from firmware_sims.scenarios import Fire, SlowRoom
-from tests.scenarios.conftest import STEP, RunFactory
+from rules.live import EvacuationIncomplete
+from tests.scenarios.conftest import STEP, Run, RunFactory
 
 WEDNESDAY_10 = datetime.fromisoformat("2026-01-07T10:00:00+08:00")
 # Hold-open doors report closed in the same step as the alarm; the rule allows 10 s.
@@ -49,11 +48,10 @@ def test_fire_drill_alarm_doors_released_rooms_empty_evacuation_time_recorded(
         assert last["fields"]["state"] == "closed"
         assert datetime.fromisoformat(last["ts"]) <= fired + RELEASE
 
-    # Every room empty, as the live rules count it; nobody flagged as left behind.
+    # Every room empty, as the live rules count it.
     occupancy = run.state.alert_pipeline.engine.occupancy(run.site)
     assert occupancy, "the server counts occupancy"
     assert set(occupancy.values()) == {0}, occupancy
-    assert [a for a in run.alerts(rule="evacuation.incomplete") if a["fired_at"]] == []
 
     # The evacuation time is recorded on the alarm and matches the fleet's ground truth.
     [record] = run.fleet.evacuations(run.site)
@@ -62,9 +60,35 @@ def test_fire_drill_alarm_doors_released_rooms_empty_evacuation_time_recorded(
     truth = record.rooms[fire.room]
     assert abs(recorded - truth) <= COUNTER_EVACUATION_INTERVAL.total_seconds()
     assert record.duration_s is not None
-    assert 90 <= record.duration_s <= 150
-    assert 90 <= recorded <= 150
     assert alarm["details"]["count"] == 0
+    # Alarm to the last room of the site empty, as the scenario documents it.
+    zone = alarm["details"]["zone_evacuation_s"]
+    assert zone is not None, alarm["details"]
+    assert abs(zone - record.duration_s) <= COUNTER_EVACUATION_INTERVAL.total_seconds()
+
+    # A room is flagged as left behind exactly when it took longer than the site's pack
+    # allows (an elderly room of ~40 at 20 people/min is close to Hangzhou's 150 s): that is
+    # what a drill is for. Within a reporting interval of the limit either outcome is right.
+    limit = evacuation_limit_s(run)
+    flagged = {a["room"]: a for a in run.alerts(rule="evacuation.incomplete") if a["fired_at"]}
+    slack = COUNTER_EVACUATION_INTERVAL.total_seconds()
+    for room, seconds in record.rooms.items():
+        if seconds > limit + slack:
+            assert room in flagged, f"{room} took {seconds:.0f} s (limit {limit:.0f} s)"
+            assert flagged[room]["state"] == "resolved", "the room emptied"
+        elif seconds <= limit - slack:
+            assert room not in flagged, f"{room} took {seconds:.0f} s (limit {limit:.0f} s)"
+    assert set(flagged) <= set(record.rooms), flagged
+
+
+def evacuation_limit_s(run: Run) -> float:
+    """The site's evacuation.incomplete limit, from the pack the server applies to it."""
+    engine = run.state.alert_pipeline.engine
+    site = run.state.registry.snapshot().site(run.site)
+    pack = engine.pack_for(site)
+    rule = pack.rule("evacuation.incomplete")
+    assert isinstance(rule, EvacuationIncomplete)
+    return float(rule.within_s)
 
 
 def test_real_fire_in_the_slow_room_itself_raises_evacuation_incomplete_with_the_count(
@@ -87,8 +111,7 @@ def test_real_fire_in_the_slow_room_itself_raises_evacuation_incomplete_with_the
     [left] = run.alerts_of("evacuation.incomplete", fire.room)
     assert left["severity"] == "critical"
     assert left["state"] == "resolved", "resolves once the room is empty"
-    # Hangzhou's live pack allows 150 s (rules/packs/live/hangzhou.yaml; national: 180 s).
-    deadline = alarm_at + timedelta(seconds=150)
+    deadline = alarm_at + timedelta(seconds=evacuation_limit_s(run))
     assert deadline <= datetime.fromisoformat(left["fired_at"]) <= deadline + STEP
     # It carries the count left behind, and once the room is empty its evacuation time.
     # (The server counts from the counters' deltas since the run started, so the count it
@@ -104,13 +127,6 @@ def test_real_fire_in_the_slow_room_itself_raises_evacuation_incomplete_with_the
     assert datetime.fromisoformat(left["resolved_at"]) >= WEDNESDAY_10 + slow.hold
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/live/_engine.py LiveEngine._apply_smoke sets RoomFacts.alarm_at only on the "
-    "alarming detector's own room, and EvacuationIncomplete.evaluate (rules/live/_smoke.py) "
-    "skips rooms without alarm_at / view.room_alarm: people left in any other room of the "
-    "burning site (the scenario's slow room) are never flagged",
-)
 def test_real_fire_slow_room_raises_evacuation_incomplete_for_the_slow_room(
     scenario_run: RunFactory,
 ) -> None:
