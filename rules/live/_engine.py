@@ -16,8 +16,9 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
@@ -46,6 +47,11 @@ _SEEN_IDS = 20_000
 # Ids kept in a snapshot: replays after a server restart are the last few seconds of traffic.
 _SNAPSHOT_IDS = 2_000
 
+
+# Counter-derived counts go back to zero at this local hour, when every centre is closed and
+# empty: what entries − exits still holds then is drift. The same hour the utilization series
+# resets at (rules.utilization.occupancy_from_counter), so live and reported occupancy agree.
+COUNTER_RESET = time(3, 0)
 
 _INPUT_OF = {"smoke": Input.SMOKE, "door": Input.DOOR, "health": Input.HEALTH}
 
@@ -237,8 +243,39 @@ class LiveEngine:
         """Evaluate every site: durations elapsing, silent devices, missed heartbeats."""
         out: list[Decision] = []
         for site in self._sites.values():
+            self._reset_counters(site, now)
             out.extend(self._evaluate(site, now))
         return out
+
+    def drift_corrections(self, site_id: str) -> dict[str, tuple[datetime, int]]:
+        """Per room, the last daily reset of its counter-derived count and the drift removed."""
+        facts = self._facts.get(site_id)
+        if facts is None:
+            return {}
+        return {
+            room: (fact.reset_at, fact.reset_from)
+            for room, fact in facts.rooms.items()
+            if fact.reset_at is not None and fact.reset_from is not None
+        }
+
+    def _reset_counters(self, site: Site, now: datetime) -> None:
+        """Once a day at COUNTER_RESET local time, zero the rooms counted by door counters: the
+        site is closed and empty, and what is left is missed exits. Skipped while a smoke alarm
+        is active (an evacuation is being measured)."""
+        facts = self._facts[site.id]
+        zone = ZoneInfo(site.timezone)
+        local = now.astimezone(zone)
+        day = local.date() if local.time() >= COUNTER_RESET else local.date() - timedelta(days=1)
+        moment = datetime.combine(day, COUNTER_RESET, zone)
+        if moment <= (facts.counters_reset_at or facts.started):
+            return
+        facts.counters_reset_at = moment
+        if _any_alarm(facts):
+            return
+        for room_id, fact in facts.rooms.items():
+            if fact.from_counter and fact.count > 0:
+                fact.reset_at, fact.reset_from = moment, fact.count
+                self._set_count(facts, room_id, 0, moment)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -363,6 +400,7 @@ class LiveEngine:
             return
         current = facts.room(device.room).count
         if reading.entries is not None and reading.exits is not None:
+            facts.room(device.room).from_counter = True
             # Deltas apply whatever their order; the id dedupe keeps replays out.
             self._set_count(
                 facts, device.room, max(0, current + reading.entries - reading.exits), ts

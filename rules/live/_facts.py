@@ -55,6 +55,16 @@ class RoomFact(BaseModel):
         default=None, description="First time the room was empty while that alarm was active"
     )
 
+    from_counter: bool = Field(
+        default=False, description="The count is door counters' entries minus exits"
+    )
+    reset_at: datetime | None = Field(
+        default=None, description="Last daily reset of a counter-derived count (room empty)"
+    )
+    reset_from: int | None = Field(
+        default=None, description="The count that reset removed: the counters' drift"
+    )
+
     def evacuation_s(self) -> float | None:
         if self.alarm_at is None or self.evacuated_at is None:
             return None
@@ -78,6 +88,9 @@ class SiteFacts(BaseModel):
     gateways: dict[str, GatewayFact] = Field(default_factory=dict)
     last_seen: dict[str, datetime] = Field(
         default_factory=dict, description="Server time of each device's last message"
+    )
+    counters_reset_at: datetime | None = Field(
+        default=None, description="The last daily reset of counter-derived counts"
     )
     last_ts: dict[str, datetime] = Field(
         default_factory=dict, description="Gateway time of each device's newest state reading"
