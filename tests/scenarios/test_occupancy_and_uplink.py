@@ -22,7 +22,7 @@ def test_lunch_over_capacity_raises_room_over_capacity_after_120_s(
     run.play(scenario, until=WEDNESDAY_1115 + expect.within)
 
     [alert] = run.alerts_of("room.over_capacity", expect.subject)
-    assert alert["state"] == "firing"
+    assert alert["state"] == "firing", alert
     assert alert["details"]["count"] > alert["details"]["capacity"]
     # Above capacity for 120 s (the national rule; Hangzhou keeps it), after the crowd arrived.
     fired = datetime.fromisoformat(alert["fired_at"])
