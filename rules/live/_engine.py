@@ -34,7 +34,15 @@ from protocol import (
 )
 from rules.facility import Device, Gateway, Site
 from rules.live._base import Condition, Input, RuleBase, Status
-from rules.live._facts import DoorFact, GatewayFact, HealthFact, SiteFacts, SiteView, SmokeFact
+from rules.live._facts import (
+    EVACUATION_WINDOW,
+    DoorFact,
+    GatewayFact,
+    HealthFact,
+    SiteFacts,
+    SiteView,
+    SmokeFact,
+)
 from rules.live._model import Change, Decision, DecisionState, Severity, Text
 from rules.live._pack import RulePack
 
@@ -422,8 +430,8 @@ class LiveEngine:
         if (
             count == 0
             and fact.alarm_at is not None
-            and fact.alarm_cleared_at is None
             and fact.evacuated_at is None
+            and (fact.alarm_cleared_at is None or ts <= fact.alarm_at + EVACUATION_WINDOW)
         ):
             fact.evacuated_at = max(ts, fact.alarm_at)
 
@@ -535,7 +543,7 @@ class LiveEngine:
             if (now - timer.clear_since).total_seconds() >= rule.keep_firing_for_s:
                 del timers[key]
                 if cond.details:
-                    timer.details = cond.details
+                    timer.details = {**timer.details, **cond.details}
                 out.append(self._decision(timer, now, DecisionState.RESOLVED, Change.RESOLVED))
             return
         if cond.status is Status.SET:
@@ -585,8 +593,9 @@ def _any_alarm(facts: SiteFacts) -> bool:
 
 
 def _end_evacuation(facts: SiteFacts, ts: datetime) -> None:
-    """The zone's alarm cleared: every room whose clock it started stops measuring at ``ts``,
-    so a room emptied later (at closing time) is never taken for an evacuation."""
+    """The zone's alarm cleared: every room whose clock it started is marked at ``ts``; from
+    then on a room is still measured until EVACUATION_WINDOW after the alarm started, so a room
+    emptied later (at closing time) is never taken for an evacuation."""
     for fact in facts.rooms.values():
         if fact.alarm_at is not None and fact.alarm_cleared_at is None:
             fact.alarm_cleared_at = max(ts, fact.alarm_at)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from protocol import SmokeState
 from rules.live._base import Condition, Input, RuleBase, Status, rule_type
-from rules.live._facts import SiteView
+from rules.live._facts import EVACUATION_WINDOW, SiteView
 from rules.live._model import Duration, Severity, Text
 
 __all__ = ["EvacuationIncomplete", "SmokeAlarm"]
@@ -54,6 +54,33 @@ class SmokeAlarm(RuleBase):
                 message=Text(
                     zh=f"火警：{site.zh} {name.zh} 烟感/温感报警",
                     en=f"Fire alarm: {name.en} at {site.en}, smoke/heat detector in alarm",
+                ),
+            )
+        yield from self._evacuating(view, now, set(groups))
+
+    @staticmethod
+    def _evacuating(view: SiteView, now: datetime, alarming: set[str]) -> Iterator[Condition]:
+        """Rooms whose detectors went back to normal: the alert keeps firing (HOLD) while the
+        zone is still being evacuated, up to EVACUATION_WINDOW after the alarm, so that it ends
+        carrying the evacuation time (a drill's aerosol clears before the last room is empty)."""
+        for room_id, fact in view.facts.rooms.items():
+            subject = view.subject(room=room_id)
+            if fact.alarm_at is None or subject in alarming:
+                continue
+            zone = view.zone_evacuation_s(room_id)
+            waiting = zone is None and now < fact.alarm_at + EVACUATION_WINDOW
+            yield Condition(
+                subject=subject,
+                status=Status.HOLD if waiting else Status.CLEAR,
+                room=room_id,
+                details={
+                    "count": fact.count,
+                    "evacuation_s": fact.evacuation_s(),
+                    "zone_evacuation_s": zone,
+                },
+                message=Text(
+                    zh=f"{view.site_name().zh} {view.room_name(room_id).zh} 报警已复位",
+                    en=f"Alarm reset in {view.room_name(room_id).en} at {view.site_name().en}",
                 ),
             )
 

@@ -185,8 +185,9 @@ def test_rooms_empty_at_the_alarm_are_evacuated_at_once_and_never_flagged() -> N
 
 
 def test_the_clear_ends_every_room_it_started_consistently() -> None:
-    """When the alarm clears, every room's measurement ends: the open alerts resolve with no
-    evacuation time, and a room emptied later (closing time) is not an evacuation."""
+    """When the alarm clears, every open evacuation.incomplete resolves; people still walking
+    out are measured up to 15 min after the alarm, in every room alike, and a room emptied
+    later (closing time) is not an evacuation."""
     e = engine()
     e.on_reading(flow("cnt1", 4, 0, at(0)), at(0))
     e.on_reading(count("pres2", 3, at(0)), at(0))
@@ -200,10 +201,10 @@ def test_the_clear_ends_every_room_it_started_consistently() -> None:
         ("s1/r2", Change.RESOLVED),
     ]
     assert all(d.details["evacuation_s"] is None for d in resolved)
+    e.on_reading(count("pres2", 0, at(400)), at(400))
+    assert e.evacuation_s("s1", "r2") == 400
     e.on_reading(flow("cnt1", 0, 4, at(3600)), at(3600))
-    e.on_reading(count("pres2", 0, at(3600)), at(3600))
     assert e.evacuation_s("s1", "r1") is None
-    assert e.evacuation_s("s1", "r2") is None
     assert only(e.tick(at(4000)), "evacuation.incomplete") == []
     # The next alarm measures afresh, in every room.
     e.on_reading(flow("cnt1", 2, 0, at(5000)), at(5000))
@@ -211,6 +212,19 @@ def test_the_clear_ends_every_room_it_started_consistently() -> None:
     e.on_reading(flow("cnt1", 0, 2, at(5100)), at(5100))
     assert e.evacuation_s("s1", "r1") == 90
     assert e.evacuation_s("s1", "r2") == 0
+
+
+def test_a_drill_alarm_that_clears_early_still_measures_the_room_emptied_after() -> None:
+    e = engine()
+    e.on_reading(flow("cnt1", 30, 0, at(0)), at(0))
+    out = e.on_reading(smoke("smk1", SmokeState.ALARM, at(0)), at(0))
+    e.on_reading(smoke("smk1", SmokeState.NORMAL, at(60)), at(60))
+    e.on_reading(flow("cnt1", 0, 30, at(140)), at(140))
+    assert e.evacuation_s("s1", "r1") == 140
+    out = e.tick(at(200))
+    [s] = only(out, "smoke.alarm")
+    assert s.change is Change.RESOLVED
+    assert (s.details["evacuation_s"], s.details["zone_evacuation_s"]) == (140, 140)
 
 
 def test_the_zone_clock_survives_a_snapshot_and_restore() -> None:
@@ -222,3 +236,16 @@ def test_the_zone_clock_survives_a_snapshot_and_restore() -> None:
     again.restore(type(snap).model_validate_json(snap.model_dump_json()), at(70))
     [d] = only(again.tick(at(180)), "evacuation.incomplete")
     assert d.subject == "s1/r1"
+
+
+def test_smoke_alarm_waits_for_the_evacuation_at_most_15_min_after_the_alarm() -> None:
+    e = engine()
+    e.on_reading(flow("cnt1", 30, 0, at(0)), at(0))
+    e.on_reading(smoke("smk1", SmokeState.ALARM, at(0)), at(0))
+    e.on_reading(smoke("smk1", SmokeState.NORMAL, at(60)), at(60))
+    assert changes(e.tick(at(899)), "smoke.alarm") == []
+    e.tick(at(900))  # the window is over: the clear starts, then keep_firing_for (60 s)
+    [r] = only(e.tick(at(960)), "smoke.alarm")
+    assert r.change is Change.RESOLVED
+    assert (r.details["count"], r.details["evacuation_s"]) == (30, None)
+    assert r.details["devices"] == ["smk1"]
