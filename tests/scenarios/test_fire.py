@@ -6,10 +6,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from firmware_sims import Scenario, builtin
+import pytest
+
+from firmware_sims import Fleet, Scenario, builtin
+from firmware_sims.events import Publish
 from firmware_sims.scenarios import Fire, SlowRoom
+from protocol import OccupancyReading, SmokeReading, SmokeState
+from rules.facility import parse_registry
 from rules.live import EvacuationIncomplete
-from tests.scenarios.conftest import STEP, Run, RunFactory
+from tests.scenarios.conftest import STEP, Run, RunFactory, site_registry_text
 
 WEDNESDAY_10 = datetime.fromisoformat("2026-01-07T10:00:00+08:00")
 # Hold-open doors report closed in the same step as the alarm; the rule allows 10 s.
@@ -64,7 +69,11 @@ def test_fire_drill_alarm_doors_released_rooms_empty_evacuation_time_recorded(
     # Alarm to the last room of the site empty, as the scenario documents it.
     zone = alarm["details"]["zone_evacuation_s"]
     assert zone is not None, alarm["details"]
-    assert abs(zone - record.duration_s) <= COUNTER_EVACUATION_INTERVAL.total_seconds()
+    engine = run.state.alert_pipeline.engine
+    measured = {room: engine.evacuation_s(run.site, room) for room in record.rooms}
+    assert abs(zone - record.duration_s) <= COUNTER_EVACUATION_INTERVAL.total_seconds(), (
+        f"measured {measured}, truth {record.rooms}"
+    )
 
     # A room is flagged as left behind exactly when it took longer than the site's pack
     # allows (an elderly room of ~40 at 20 people/min is close to Hangzhou's 150 s): that is
@@ -140,3 +149,45 @@ def test_real_fire_slow_room_raises_evacuation_incomplete_for_the_slow_room(
     [left] = run.alerts_of("evacuation.incomplete", expect.subject)
     assert left["fired_at"] is not None
     assert left["details"]["count"] == 3
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_exact_counters_report_every_room_empty_within_a_step_of_the_truth(seed: int) -> None:
+    """The fleet alone: from its readings, each room's counter-derived count reaches zero within
+    one reporting interval of the room really emptying, the last room too (whose emptying ends
+    the evacuation once the drill's alarm has cleared)."""
+    text = site_registry_text(f"seed{seed}")
+    fleet = Fleet(parse_registry(text, "registry"), start=WEDNESDAY_10, exact_counters=True)
+    scenario = builtin("fire_drill", fleet, start=WEDNESDAY_10)
+    fleet.schedule(scenario)
+    counters = [
+        d for g in fleet.registry.sites[0].gateways for d in g.devices if d.kind == "counter"
+    ]
+    rooms = {d.id: d.room for d in counters}
+    counted = {room: 0 for room in rooms.values() if room is not None}
+    emptied: dict[str, datetime] = {}
+    alarm_at: datetime | None = None
+    now = WEDNESDAY_10
+    while now < WEDNESDAY_10 + timedelta(minutes=10):
+        now += STEP
+        for event in fleet.advance(now):
+            if not isinstance(event, Publish):
+                continue
+            for r in event.readings:
+                if isinstance(r, SmokeReading) and r.state is SmokeState.ALARM and not alarm_at:
+                    alarm_at = r.ts
+                    emptied = {room: r.ts for room, n in counted.items() if n == 0}
+                if isinstance(r, OccupancyReading) and r.entries is not None:
+                    room = rooms[r.device]
+                    assert room is not None
+                    assert r.exits is not None
+                    counted[room] += r.entries - r.exits
+                    if alarm_at and counted[room] == 0 and room not in emptied:
+                        emptied[room] = r.ts
+    [record] = fleet.evacuations(f"seed{seed}")
+    assert alarm_at is not None
+    for room, when in emptied.items():
+        measured = (when - alarm_at).total_seconds()
+        assert abs(measured - record.rooms[room]) <= STEP.total_seconds(), (room, record.rooms)
+    assert record.duration_s is not None
+    assert set(emptied) == set(counted), "every counted room emptied"
