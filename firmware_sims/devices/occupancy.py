@@ -7,8 +7,8 @@ little more often, so entries − exits drifts upward over a day, as real counte
 the server resets at 03:00 and corrects the drift). A presence sensor reports how many people it
 sees in the room, off by one now and then.
 
-Both report soon after a change (at most every minute, every 10 s during an evacuation, which the
-evacuation rule needs) and every reporting interval regardless.
+Both report soon after a change (at most every minute; every 10 s during an evacuation and until
+people may go back in, which the evacuation rule needs) and every reporting interval regardless.
 """
 
 from __future__ import annotations
