@@ -7,8 +7,8 @@ little more often, so entries − exits drifts upward over a day, as real counte
 the server resets at 03:00 and corrects the drift). A presence sensor reports how many people it
 sees in the room, off by one now and then.
 
-Both report soon after a change (at most every minute, every 10 s during an evacuation, which the
-evacuation rule needs) and every reporting interval regardless.
+Both report soon after a change (at most every minute; every 10 s during an evacuation and until
+people may go back in, which the evacuation rule needs) and every reporting interval regardless.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from firmware_sims._random import binomial
-from firmware_sims._world import GatewaySim, RoomSim
+from firmware_sims._world import GatewaySim, RoomSim, SiteSim
 from firmware_sims.devices._base import SimDevice
 from protocol import OccupancyReading, OccupancySource, Reading
 from rules import Device
@@ -33,6 +33,15 @@ REPORT_GAP = timedelta(seconds=60)
 ALARM_REPORT_GAP = timedelta(seconds=10)
 # Chance per report that a presence sensor is off by one person.
 _PRESENCE_NOISE = 0.05
+
+
+def _report_gap(site: SiteSim, now: datetime) -> timedelta:
+    """10 s while the site evacuates and until people may go back in, a minute otherwise: the
+    evacuation ends in the step its last room empties (once the alarm has cleared), and that
+    room's last exits must not wait a minute for the normal gap."""
+    if site.evacuation is not None or (site.hold_until is not None and now < site.hold_until):
+        return ALARM_REPORT_GAP
+    return REPORT_GAP
 
 
 class DoorCounter(SimDevice):
@@ -70,7 +79,7 @@ class DoorCounter(SimDevice):
             self.pending_exits += self._count(self._share(self.room.exits), self.exit_miss)
         if not (self.pending_entries or self.pending_exits):
             return []
-        gap = ALARM_REPORT_GAP if self.site.evacuation is not None else REPORT_GAP
+        gap = _report_gap(self.site, now)
         if self._last_report is not None and now - self._last_report < gap:
             return []
         return [self._report(now, ts)]
@@ -116,7 +125,7 @@ class PresenceSensor(SimDevice):
     def observe(self, now: datetime, ts: datetime, dt_s: float) -> list[Reading]:
         if self.room is None or self.room.people == self.reported:
             return []
-        gap = ALARM_REPORT_GAP if self.site.evacuation is not None else REPORT_GAP
+        gap = _report_gap(self.site, now)
         if self._last_report is not None and now - self._last_report < gap:
             return []
         return [self._report(now, ts, exact=self.room.people == 0)]

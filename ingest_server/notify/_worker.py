@@ -82,7 +82,11 @@ class ChannelWorker:
         policy = self.policy
         for attempt in range(1, policy.max_attempts + 1):
             try:
-                await asyncio.wait_for(self.notifier.send(notification), policy.timeout_s)
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+                # just as the send completes, and the cancelled worker then waits on its queue
+                # forever (the dispatcher's stop, and the server's shutdown, with it).
+                async with asyncio.timeout(policy.timeout_s):
+                    await self.notifier.send(notification)
             except Exception as exc:  # any failure of a channel is counted, logged and retried
                 reason = _reason(exc)
                 self._stats.failed_attempts += 1

@@ -16,8 +16,9 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
@@ -33,7 +34,15 @@ from protocol import (
 )
 from rules.facility import Device, Gateway, Site
 from rules.live._base import Condition, Input, RuleBase, Status
-from rules.live._facts import DoorFact, GatewayFact, HealthFact, SiteFacts, SiteView, SmokeFact
+from rules.live._facts import (
+    EVACUATION_WINDOW,
+    DoorFact,
+    GatewayFact,
+    HealthFact,
+    SiteFacts,
+    SiteView,
+    SmokeFact,
+)
 from rules.live._model import Change, Decision, DecisionState, Severity, Text
 from rules.live._pack import RulePack
 
@@ -46,6 +55,11 @@ _SEEN_IDS = 20_000
 # Ids kept in a snapshot: replays after a server restart are the last few seconds of traffic.
 _SNAPSHOT_IDS = 2_000
 
+
+# Counter-derived counts go back to zero at this local hour, when every centre is closed and
+# empty: what entries − exits still holds then is drift. The same hour the utilization series
+# resets at (rules.utilization.occupancy_from_counter), so live and reported occupancy agree.
+COUNTER_RESET = time(3, 0)
 
 _INPUT_OF = {"smoke": Input.SMOKE, "door": Input.DOOR, "health": Input.HEALTH}
 
@@ -237,8 +251,39 @@ class LiveEngine:
         """Evaluate every site: durations elapsing, silent devices, missed heartbeats."""
         out: list[Decision] = []
         for site in self._sites.values():
+            self._reset_counters(site, now)
             out.extend(self._evaluate(site, now))
         return out
+
+    def drift_corrections(self, site_id: str) -> dict[str, tuple[datetime, int]]:
+        """Per room, the last daily reset of its counter-derived count and the drift removed."""
+        facts = self._facts.get(site_id)
+        if facts is None:
+            return {}
+        return {
+            room: (fact.reset_at, fact.reset_from)
+            for room, fact in facts.rooms.items()
+            if fact.reset_at is not None and fact.reset_from is not None
+        }
+
+    def _reset_counters(self, site: Site, now: datetime) -> None:
+        """Once a day at COUNTER_RESET local time, zero the rooms counted by door counters: the
+        site is closed and empty, and what is left is missed exits. Skipped while a smoke alarm
+        is active (an evacuation is being measured)."""
+        facts = self._facts[site.id]
+        zone = ZoneInfo(site.timezone)
+        local = now.astimezone(zone)
+        day = local.date() if local.time() >= COUNTER_RESET else local.date() - timedelta(days=1)
+        moment = datetime.combine(day, COUNTER_RESET, zone)
+        if moment <= (facts.counters_reset_at or facts.started):
+            return
+        facts.counters_reset_at = moment
+        if _any_alarm(facts):
+            return
+        for room_id, fact in facts.rooms.items():
+            if fact.from_counter and fact.count > 0:
+                fact.reset_at, fact.reset_from = moment, fact.count
+                self._set_count(facts, room_id, 0, moment)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -336,21 +381,25 @@ class LiveEngine:
     ) -> None:
         old = facts.smoke.get(device.id)
         since = old.since if old is not None and old.state is reading.state else ts
-        room = device.room
-        room_was_alarm = room is not None and self._room_alarm(facts, site, room)
+        was_alarm = _any_alarm(facts)
         facts.smoke[device.id] = SmokeFact(state=reading.state, since=since)
-        if room is not None and reading.state is SmokeState.ALARM and not room_was_alarm:
-            fact = facts.room(room)
+        now_alarm = _any_alarm(facts)
+        if now_alarm and not was_alarm:
+            self._start_evacuation(facts, site, ts)
+        elif was_alarm and not now_alarm:
+            _end_evacuation(facts, ts)
+
+    @staticmethod
+    def _start_evacuation(facts: SiteFacts, site: Site, ts: datetime) -> None:
+        """A smoke alarm starts the evacuation clock of every room of its zone. The registry
+        defines no zones, so the zone is the whole site: everyone leaves a burning centre,
+        whichever room's detector went off (RULES.md B, "in a room or zone")."""
+        for room_id in {r.id for r in site.rooms} | set(facts.rooms):
+            fact = facts.room(room_id)
             fact.alarm_at = ts
+            fact.alarm_cleared_at = None
             fact.count_at_alarm = fact.count
             fact.evacuated_at = ts if fact.count == 0 else None
-
-    def _room_alarm(self, facts: SiteFacts, site: Site, room: str) -> bool:
-        for dev, fact in facts.smoke.items():
-            found = self._devices.get(dev)
-            if fact.state is SmokeState.ALARM and found is not None and found[2].room == room:
-                return True
-        return False
 
     def _apply_occupancy(
         self, facts: SiteFacts, device: Device, reading: OccupancyReading, ts: datetime
@@ -359,6 +408,7 @@ class LiveEngine:
             return
         current = facts.room(device.room).count
         if reading.entries is not None and reading.exits is not None:
+            facts.room(device.room).from_counter = True
             # Deltas apply whatever their order; the id dedupe keeps replays out.
             self._set_count(
                 facts, device.room, max(0, current + reading.entries - reading.exits), ts
@@ -377,7 +427,12 @@ class LiveEngine:
         if fact.count != count:
             fact.count = count
             fact.since = ts
-        if count == 0 and fact.alarm_at is not None and fact.evacuated_at is None:
+        if (
+            count == 0
+            and fact.alarm_at is not None
+            and fact.evacuated_at is None
+            and (fact.alarm_cleared_at is None or ts <= fact.alarm_at + EVACUATION_WINDOW)
+        ):
             fact.evacuated_at = max(ts, fact.alarm_at)
 
     def _view(self, site: Site) -> SiteView:
@@ -488,7 +543,7 @@ class LiveEngine:
             if (now - timer.clear_since).total_seconds() >= rule.keep_firing_for_s:
                 del timers[key]
                 if cond.details:
-                    timer.details = cond.details
+                    timer.details = {**timer.details, **cond.details}
                 out.append(self._decision(timer, now, DecisionState.RESOLVED, Change.RESOLVED))
             return
         if cond.status is Status.SET:
@@ -530,3 +585,17 @@ class LiveEngine:
             gateway=timer.gateway,
             remind_every_s=rule.remind_every_s if rule else None,
         )
+
+
+def _any_alarm(facts: SiteFacts) -> bool:
+    """Whether any detector of the site (the alarm's zone) is in alarm."""
+    return any(f.state is SmokeState.ALARM for f in facts.smoke.values())
+
+
+def _end_evacuation(facts: SiteFacts, ts: datetime) -> None:
+    """The zone's alarm cleared: every room whose clock it started is marked at ``ts``; from
+    then on a room is still measured until EVACUATION_WINDOW after the alarm started, so a room
+    emptied later (at closing time) is never taken for an evacuation."""
+    for fact in facts.rooms.values():
+        if fact.alarm_at is not None and fact.alarm_cleared_at is None:
+            fact.alarm_cleared_at = max(ts, fact.alarm_at)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from protocol import SmokeState
 from rules.live._base import Condition, Input, RuleBase, Status, rule_type
-from rules.live._facts import SiteView
+from rules.live._facts import EVACUATION_WINDOW, SiteView
 from rules.live._model import Duration, Severity, Text
 
 __all__ = ["EvacuationIncomplete", "SmokeAlarm"]
@@ -42,6 +42,7 @@ class SmokeAlarm(RuleBase):
             if room_fact is not None:
                 details["count"] = room_fact.count
                 details["evacuation_s"] = room_fact.evacuation_s()
+                details["zone_evacuation_s"] = view.zone_evacuation_s(room)
             site = view.site_name()
             yield Condition(
                 subject=subject,
@@ -55,11 +56,39 @@ class SmokeAlarm(RuleBase):
                     en=f"Fire alarm: {name.en} at {site.en}, smoke/heat detector in alarm",
                 ),
             )
+        yield from self._evacuating(view, now, set(groups))
+
+    @staticmethod
+    def _evacuating(view: SiteView, now: datetime, alarming: set[str]) -> Iterator[Condition]:
+        """Rooms whose detectors went back to normal: the alert keeps firing (HOLD) while the
+        zone is still being evacuated, up to EVACUATION_WINDOW after the alarm, so that it ends
+        carrying the evacuation time (a drill's aerosol clears before the last room is empty)."""
+        for room_id, fact in view.facts.rooms.items():
+            subject = view.subject(room=room_id)
+            if fact.alarm_at is None or subject in alarming:
+                continue
+            zone = view.zone_evacuation_s(room_id)
+            waiting = zone is None and now < fact.alarm_at + EVACUATION_WINDOW
+            yield Condition(
+                subject=subject,
+                status=Status.HOLD if waiting else Status.CLEAR,
+                room=room_id,
+                details={
+                    "count": fact.count,
+                    "evacuation_s": fact.evacuation_s(),
+                    "zone_evacuation_s": zone,
+                },
+                message=Text(
+                    zh=f"{view.site_name().zh} {view.room_name(room_id).zh} 报警已复位",
+                    en=f"Alarm reset in {view.room_name(room_id).en} at {view.site_name().en}",
+                ),
+            )
 
 
 @rule_type("evacuation_incomplete")
 class EvacuationIncomplete(RuleBase):
-    """People are still in a room ``within`` seconds after a smoke alarm there."""
+    """People are still in a room ``within`` seconds after a smoke alarm in its zone (the whole
+    site: the registry defines no zones), whichever room's detector went off."""
 
     inputs = frozenset({Input.SMOKE, Input.OCCUPANCY, Input.CLOCK})
 
@@ -74,7 +103,7 @@ class EvacuationIncomplete(RuleBase):
             if fact.alarm_at is None:
                 continue
             name = view.room_name(room_id)
-            alarm = view.room_alarm(room_id)
+            alarm = view.zone_alarm(room_id)
             deadline = (alarm or fact.alarm_at) + timedelta(seconds=self.within_s)
             details: dict[str, object] = {
                 "count": fact.count,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from protocol import DoorState
+from protocol import DoorState, SmokeState
 from rules.live import Change, DecisionState, EngineSnapshot, Severity
-from tests.rules.live.factories import at, changes, count, door, engine, flow, only
+from tests.rules.live.factories import at, changes, count, door, engine, flow, only, smoke
 
 
 def test_door_held_open_pends_then_fires_after_60_s() -> None:
@@ -119,3 +119,43 @@ def test_people_left_inside_at_closing_raise_after_hours_after_the_grace() -> No
     [d] = only(e.tick(datetime(2026, 1, 5, 10, 15, tzinfo=UTC)), "after_hours.entry")
     assert d.details["count"] == 2
     assert d.room == "r2"
+
+
+def test_counter_counts_reset_to_zero_at_03_00_local_and_report_the_drift() -> None:
+    """T0 is 10:00 in Shanghai: the next reset is 17 h later. Presence counts are absolute and
+    are left alone."""
+    e = engine()
+    e.on_reading(flow("cnt1", 7, 2, at(0)), at(0))
+    e.on_reading(count("pres2", 3, at(0)), at(0))
+    e.tick(at(60))
+    assert e.occupancy("s1") == {"r1": 5, "r2": 3}
+    e.tick(at(17 * 3600 - 1))
+    assert e.occupancy("s1")["r1"] == 5
+    e.tick(at(17 * 3600 + 5))
+    assert e.occupancy("s1") == {"r1": 0, "r2": 3}
+    assert e.drift_corrections("s1") == {"r1": (at(17 * 3600), 5)}
+    # Once a day: counting goes on from zero until the next 03:00.
+    e.on_reading(flow("cnt1", 2, 0, at(17 * 3600 + 60)), at(17 * 3600 + 60))
+    e.tick(at(17 * 3600 + 3600))
+    assert e.occupancy("s1")["r1"] == 2
+    e.tick(at(41 * 3600))
+    assert e.occupancy("s1")["r1"] == 0
+    assert e.drift_corrections("s1") == {"r1": (at(41 * 3600), 2)}
+
+
+def test_no_counter_reset_during_a_smoke_alarm_and_none_repeated_after_a_restore() -> None:
+    e = engine()
+    e.on_reading(flow("cnt1", 4, 0, at(0)), at(0))
+    e.on_reading(smoke("smk1", SmokeState.ALARM, at(17 * 3600 - 30)), at(17 * 3600 - 30))
+    e.tick(at(17 * 3600 + 10))
+    assert e.occupancy("s1")["r1"] == 4, "an evacuation is being measured"
+    e.on_reading(smoke("smk1", SmokeState.NORMAL, at(17 * 3600 + 60)), at(17 * 3600 + 60))
+    e.tick(at(17 * 3600 + 120))
+    assert e.occupancy("s1")["r1"] == 4, "not at an arbitrary hour after the alarm"
+    snap = e.snapshot(at(17 * 3600 + 120))
+    again = engine()
+    again.restore(type(snap).model_validate_json(snap.model_dump_json()), at(17 * 3600 + 130))
+    again.tick(at(17 * 3600 + 140))
+    assert again.occupancy("s1")["r1"] == 4
+    again.tick(at(41 * 3600))
+    assert again.occupancy("s1")["r1"] == 0
