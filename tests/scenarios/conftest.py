@@ -36,6 +36,7 @@ from firmware_sims.events import Event, Heartbeat, Online, Publish
 from ingest_server import ServerSettings, StoredReading, StoredStatus, create_app
 from protocol import ManualClock
 from rules.facility import parse_registry
+from tests.access import access_settings, sign_in_with_key
 from tests.services import Mosquitto
 
 DEMO_SITE = "hz-wenxin"
@@ -233,6 +234,7 @@ def scenario_run(tmp_path: Path, unique_id: str, mosquitto: Mosquitto) -> Iterat
             "influx_spool_path": data / "spool.db",
             "registry_path": registry,
             "http_port": 0,
+            **access_settings(),
         }
         settings = ServerSettings(_env_file=None, **(values | server))
         clock = ManualClock(start)
@@ -240,6 +242,8 @@ def scenario_run(tmp_path: Path, unique_id: str, mosquitto: Mosquitto) -> Iterat
         client.__enter__()
         stack.append(lambda: client.__exit__(None, None, None))
         wait_for(lambda: api(client, "GET", "/readyz").status_code == 200, 15, "server readiness")
+        # An API key: scenarios move the clock past a session's lifetime (a week in hours).
+        sign_in_with_key(client)
         # The harness is the only one to move time: it ticks the rules after each step has
         # been consumed. The server's real-time scheduler would tick at any moment, e.g. after
         # the clock jumped but before the step's readings arrived (every device "silent").
