@@ -92,11 +92,15 @@ def alarm_latency(ctx: Context) -> None:
     edge.connect(ctx.broker.host, ctx.broker.port)
     edge.loop_start()
     # Alarms come from detectors of the gateways that carry no load, a fresh room each time.
-    rooms = [
-        (gw, dev, room) for gw in ctx.gateways[ctx.opts.publishers :] for dev, room in gw.smokes
-    ]
-    seen_rooms: set[str] = set()
-    fresh = [r for r in rooms if not (r[2] in seen_rooms or seen_rooms.add(r[2]))]  # type: ignore[func-returns-value]
+    fresh = []
+    seen_rooms: set[tuple[str, str]] = set()
+    for gw in ctx.gateways[ctx.opts.publishers :]:
+        for device, room in gw.smokes:
+            if (gw.site, room) not in seen_rooms:
+                seen_rooms.add((gw.site, room))
+                fresh.append((gw, device, room))
+    if len(fresh) < 3 * samples:
+        raise RuntimeError(f"{len(fresh)} rooms for {3 * samples} alarms: use fewer publishers")
     cursor = 0
     seq = 1_000_000
     results: dict[str, dict[str, Any]] = {}
@@ -115,7 +119,7 @@ def alarm_latency(ctx: Context) -> None:
             latencies: list[float] = []
             missing = 0
             for _ in range(samples):
-                gw, device, room = fresh[cursor % len(fresh)]
+                gw, device, room = fresh[cursor]
                 cursor += 1
                 seq += 1
                 now = datetime.now(UTC)

@@ -180,12 +180,12 @@ class PacedPublisher(threading.Thread):
         ]
         self.sent = 0
         self.exhausted = False
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         started = time.monotonic()
         i = 0
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             due = int((time.monotonic() - started) * self.rate)
             while self.sent < due:
                 proc = self.procs[i % len(self.procs)]
@@ -198,10 +198,10 @@ class PacedPublisher(threading.Thread):
                 proc.stdin.flush()
                 self.sent += 1
                 i += 1
-            self._stop.wait(0.01)
+            self._halt.wait(0.01)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(10)
         for proc in self.procs:
             assert proc.stdin is not None

@@ -79,6 +79,7 @@ class Options:
     publishers: int
     quick: bool
     argv: list[str]
+    per_message: tuple[int, ...] = PER_MESSAGE
 
 
 @dataclass
@@ -131,6 +132,8 @@ class Context:
         flags = []
         if self.opts.quick:
             flags.append("--quick")
+        if self.opts.per_message != PER_MESSAGE:
+            flags += ["--per-message", ",".join(map(str, self.opts.per_message))]
         for flag, value, default in (
             ("--warmup", self.opts.warmup, 2.0 if self.opts.quick else 5.0),
             ("--duration", self.opts.duration, 8.0 if self.opts.quick else 30.0),
@@ -276,7 +279,7 @@ def ingest_bench(kind: str) -> Callable[[Context], None]:
         name = f"ingest-{kind}"
         if kind.startswith("nodered") and not node_red_available():
             raise RuntimeError("Node-RED is not installed (scripts/bench installs it)")
-        for per_message in PER_MESSAGE:
+        for per_message in ctx.opts.per_message:
             runs: list[IngestRun] = []
             for rep in range(ctx.opts.repeats):
                 consumer = _consumer_factory(ctx, kind, per_message)()
@@ -421,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="measurement window in s (default 30)")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 3)")
     parser.add_argument("--publishers", type=int, default=4, help="mosquitto_pub processes")
+    parser.add_argument(
+        "--per-message",
+        default="1,50",
+        help="readings per message of the ingest benchmarks (default 1,50)",
+    )
     parser.add_argument("--only", action="append", default=[], help="a benchmark or prefix")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
@@ -436,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         publishers=args.publishers,
         quick=args.quick,
         argv=raw,
+        per_message=tuple(int(x) for x in args.per_message.split(",")),
     )
     names = _selected(args.only)
     started = datetime.now(UTC)
