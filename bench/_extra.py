@@ -81,7 +81,7 @@ def alarm_latency(ctx: Context) -> None:
             f"ingest-sqlite did not run first: 100 % load taken as {rate100:g} msg/s of 50"
         )
     samples = 10 if ctx.opts.quick else 60
-    server = LinliServer(ctx.broker, None, 50, ctx.workdir, ctx.registry_yaml)
+    server = LinliServer(ctx.broker, None, 50, ctx.workdir, ctx.registry_yaml, ctx.server_env)
     server.start()
     stream = _AlertStream(server)
     stream.start()

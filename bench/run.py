@@ -80,6 +80,7 @@ class Options:
     quick: bool
     argv: list[str]
     per_message: tuple[int, ...] = PER_MESSAGE
+    server_env: tuple[str, ...] = ()
 
 
 @dataclass
@@ -123,6 +124,7 @@ class Context:
         self.registry_yaml = registry_yaml(self.registry)
         self.rates: dict[tuple[str, int], float] = {}
         self.figures: list[Figure] = []
+        self.server_env = dict(item.split("=", 1) for item in opts.server_env)
 
     @property
     def load_gateways(self) -> list[Gateway]:
@@ -134,6 +136,8 @@ class Context:
             flags.append("--quick")
         if self.opts.per_message != PER_MESSAGE:
             flags += ["--per-message", ",".join(map(str, self.opts.per_message))]
+        for item in self.opts.server_env:
+            flags += ["--server-env", item]
         for flag, value, default in (
             ("--warmup", self.opts.warmup, 2.0 if self.opts.quick else 5.0),
             ("--duration", self.opts.duration, 8.0 if self.opts.quick else 30.0),
@@ -254,9 +258,13 @@ def _consumer_factory(ctx: Context, kind: str, per_message: int) -> Callable[[],
     if kind == "script":
         return lambda: BareSubscriber(ctx.broker, ctx.influx, per_message, wd)
     if kind == "sqlite":
-        return lambda: LinliServer(ctx.broker, None, per_message, wd, ctx.registry_yaml)
+        return lambda: LinliServer(
+            ctx.broker, None, per_message, wd, ctx.registry_yaml, ctx.server_env
+        )
     if kind == "influx":
-        return lambda: LinliServer(ctx.broker, ctx.influx, per_message, wd, ctx.registry_yaml)
+        return lambda: LinliServer(
+            ctx.broker, ctx.influx, per_message, wd, ctx.registry_yaml, ctx.server_env
+        )
     if kind == "nodered":
         return lambda: NodeRed(ctx.broker, ctx.influx, per_message, wd, batched=False)
     if kind == "nodered-batch":
@@ -429,6 +437,13 @@ def main(argv: list[str] | None = None) -> int:
         default="1,50",
         help="readings per message of the ingest benchmarks (default 1,50)",
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="LINLI_X=VALUE",
+        help="a setting for every Linli server started (to compare configurations)",
+    )
     parser.add_argument("--only", action="append", default=[], help="a benchmark or prefix")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
@@ -445,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         argv=raw,
         per_message=tuple(int(x) for x in args.per_message.split(",")),
+        server_env=tuple(args.server_env),
     )
     names = _selected(args.only)
     started = datetime.now(UTC)
