@@ -54,17 +54,17 @@ PER_MESSAGE = (1, 50)
 # (later repeats use the rate just measured). A guess too low ends the window early (flagged).
 _GUESS: dict[tuple[str, int], float] = {
     ("bare", 1): 12_000,
-    ("bare", 50): 4_000,
+    ("bare", 50): 15_000,
     ("sqlite", 1): 5_000,
     ("sqlite", 50): 500,
-    ("influx", 1): 3_000,
-    ("influx", 50): 300,
-    ("script", 1): 8_000,
-    ("script", 50): 400,
-    ("nodered", 1): 1_500,
-    ("nodered", 50): 200,
-    ("nodered-batch", 1): 4_000,
-    ("nodered-batch", 50): 400,
+    ("influx", 1): 6_000,
+    ("influx", 50): 400,
+    ("script", 1): 10_000,
+    ("script", 50): 2_500,
+    ("nodered", 1): 3_000,
+    ("nodered", 50): 400,
+    ("nodered-batch", 1): 15_000,
+    ("nodered-batch", 50): 1_500,
 }
 # The load is sized to last the warm-up and window with this margin, so the consumer is still
 # busy when the window closes.
