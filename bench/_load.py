@@ -4,6 +4,10 @@ file) or paced (fed line by line through a pipe)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -22,6 +26,9 @@ from tests.services import Mosquitto, find_binary
 # mosquitto_pub's default of 20 in-flight QoS 1 messages makes each publisher wait on PUBACK
 # round trips; 100 matches the broker's max_inflight_messages (deploy/mosquitto/conf.d).
 _PUB_INFLIGHT = 100
+# mosquitto_pub -l (2.0.11) exits early, losing the rest, once it has sent more than 65,535
+# messages (the packet id wraps): each process gets at most this many lines.
+_LINES_PER_PROCESS = 60_000
 
 
 @dataclass(frozen=True)
@@ -110,14 +117,15 @@ def _pub_command(broker: Mosquitto, topic: str) -> list[str]:
     return [
         find_binary("mosquitto_pub", "/usr/bin"),
         *("-h", broker.host, "-p", str(broker.port), "-q", "1", "-M", str(_PUB_INFLIGHT)),
-        *("-t", topic, "-l", "-i", f"bench-pub-{uuid.uuid4().hex[:8]}"),
+        *("-t", topic, "-l"),
     ]
 
 
 class FilePublishers:
-    """One ``mosquitto_pub -l`` per gateway, each sending its file as fast as the broker acks."""
+    """Per gateway, ``mosquitto_pub -l`` processes one after the other (a shell loop over chunks
+    of its file), each sending as fast as the broker acks."""
 
-    def __init__(self, broker: Mosquitto, files: list[tuple[Gateway, Path, int]]) -> None:
+    def __init__(self, broker: Mosquitto, files: list[tuple[Gateway, list[Path], int]]) -> None:
         self.broker = broker
         self.files = files
         self.total = sum(n for _, _, n in files)
@@ -127,11 +135,10 @@ class FilePublishers:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        for gw, path, _ in self.files:
-            with path.open("rb") as stdin:
-                self.procs.append(
-                    subprocess.Popen(_pub_command(self.broker, gw.readings_topic), stdin=stdin)
-                )
+        for gw, paths, _ in self.files:
+            pub = " ".join(shlex.quote(a) for a in _pub_command(self.broker, gw.readings_topic))
+            script = f'for f in "$@"; do {pub} < "$f" || exit $?; done'
+            self.procs.append(subprocess.Popen(["/bin/sh", "-c", script, "sh", *map(str, paths)]))
 
     def poll(self) -> bool:
         """True once every publisher has exited (and notes when)."""
@@ -145,21 +152,26 @@ class FilePublishers:
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                proc.terminate()
+                # The shell and its mosquitto_pub: the group this harness started for it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs:
             proc.wait(10)
 
 
 def write_files(
     gateways: list[Gateway], messages: int, per_message: int, workdir: Path
-) -> list[tuple[Gateway, Path, int]]:
+) -> list[tuple[Gateway, list[Path], int]]:
     out = []
     each = max(1, messages // len(gateways))
     for i, gw in enumerate(gateways):
-        path = workdir / f"load-{i}.jsonl"
         lines = message_lines(gw, each, per_message)
-        path.write_text("\n".join(lines) + "\n")
-        out.append((gw, path, each))
+        paths = []
+        for c in range(0, len(lines), _LINES_PER_PROCESS):
+            path = workdir / f"load-{i}-{c // _LINES_PER_PROCESS}.jsonl"
+            path.write_text("\n".join(lines[c : c + _LINES_PER_PROCESS]) + "\n")
+            paths.append(path)
+        out.append((gw, paths, each))
     return out
 
 

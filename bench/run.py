@@ -69,6 +69,12 @@ _GUESS: dict[tuple[str, int], float] = {
 # The load is sized to last the warm-up and window with this margin, so the consumer is still
 # busy when the window closes.
 _MARGIN = 1.4
+# At most this much load per run: it must fit in the broker's queue for one slow subscriber
+# (max_queued_bytes, 1 GiB, deploy/mosquitto/conf.d) and on disk. Consumers faster than
+# budget ÷ (warm-up + window) get a shorter window, which the notes say.
+_LOAD_BUDGET_BYTES = 400 * 2**20
+# Bytes of one generated message: envelope plus readings (bench/_load.py's format).
+_MESSAGE_BYTES = {1: 240, 50: 7_400}
 
 
 @dataclass
@@ -172,6 +178,8 @@ def _ingest_once(
     opts = ctx.opts
     estimate = ctx.rates.get(key, _GUESS[key])
     messages = max(200, int(estimate * (opts.warmup + opts.duration) * _MARGIN))
+    per_byte = _MESSAGE_BYTES.get(per_message, 200 * per_message)
+    messages = min(messages, _LOAD_BUDGET_BYTES // per_byte)
     loaddir = ctx.workdir / "load"
     loaddir.mkdir(exist_ok=True)
     files = write_files(ctx.load_gateways, messages, per_message, loaddir)
@@ -234,8 +242,9 @@ def _ingest_once(
     finally:
         consumer.stop()
         publishers.stop()
-        for _, path, _ in files:
-            path.unlink(missing_ok=True)
+        for _, paths, _ in files:
+            for path in paths:
+                path.unlink(missing_ok=True)
     ctx.rates[key] = rate
     return IngestRun(
         msgs_s=rate,
