@@ -190,7 +190,12 @@ def _ingest_once(
     try:
         watch = ProcWatch(consumer.pid)
         publishers.start()
-        warm_end = publishers.started + opts.warmup
+        # A fast consumer may drain the capped load within the warm-up: keep the warm-up to a
+        # small share of the load's expected duration.
+        warmup = min(opts.warmup, 0.15 * messages / max(estimate, 1.0))
+        if warmup < opts.warmup:
+            notes.append(f"warm-up shortened to {warmup:.1f} s (the load is capped)")
+        warm_end = publishers.started + warmup
         while time.monotonic() < warm_end:
             publishers.poll()
             time.sleep(0.1)
@@ -201,7 +206,7 @@ def _ingest_once(
         t0 = time.monotonic()
         c1 = c0
         while time.monotonic() - t0 < opts.duration:
-            time.sleep(0.5)
+            time.sleep(0.25)
             publishers.poll()
             watch.sample()
             c1 = consumer.count()
@@ -223,6 +228,8 @@ def _ingest_once(
             total / (publishers.finished - publishers.started) if publishers.finished else None
         )
         rate = (c1 - c0) / window
+        if window < 2:
+            notes.append(f"a window of {window:.1f} s only: an unreliable figure")
         if still_publishing and pub_rate is not None and rate > 0.9 * pub_rate:
             notes.append("the publishers may have been the bottleneck")
         # Drain: wait until everything published is stored, or nothing moves for 10 s.
@@ -245,7 +252,8 @@ def _ingest_once(
         for _, paths, _ in files:
             for path in paths:
                 path.unlink(missing_ok=True)
-    ctx.rates[key] = rate
+    if rate > 0:
+        ctx.rates[key] = rate
     return IngestRun(
         msgs_s=rate,
         readings_s=rate * per_message,
