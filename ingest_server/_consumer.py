@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import ssl
 import threading
 from collections.abc import Callable
@@ -47,6 +48,28 @@ _RETRY_START_S = 0.2
 _RETRY_CAP_S = 10.0
 
 
+def _filters_regex(filters: list[str]) -> re.Pattern[str]:
+    """One compiled pattern matching what any of ``filters`` matches (MQTT wildcard rules).
+
+    paho's ``topic_matches_sub`` builds a matcher tree on every call: at thousands of messages
+    a second that was a sixth of the server's CPU.
+    """
+    alternatives = []
+    for f in filters:
+        levels = f.split("/")
+        parts = []
+        for i, level in enumerate(levels):
+            sep = "/" if i else ""
+            if level == "#":
+                parts.append(f"(?:{sep}.*)?" if i else ".*")
+            else:
+                parts.append(sep + ("[^/]*" if level == "+" else re.escape(level)))
+        # Wildcards in the first level never match topics starting with '$' (MQTT 4.7.2).
+        guard = "(?!\\$)" if levels[0] in ("+", "#") else ""
+        alternatives.append(guard + "".join(parts))
+    return re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+
 class MqttConsumer:
     """Owns the paho client and the writer thread; ``start()`` and ``stop()`` them."""
 
@@ -65,7 +88,7 @@ class MqttConsumer:
             shared(f, settings.mqtt_share_group) if settings.mqtt_share_group else f
             for f in server_subscriptions(settings.mqtt_site)
         ]
-        self._match = server_subscriptions(settings.mqtt_site)
+        self._match = _filters_regex(server_subscriptions(settings.mqtt_site)).fullmatch
         self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.queue_size)
         self._stopping = threading.Event()
         self._connected = threading.Event()
@@ -194,7 +217,7 @@ class MqttConsumer:
     def _on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         # A broker may deliver retained messages of topics never subscribed to (amqtt does);
         # they still go through the queue so that PUBACKs leave in arrival order.
-        foreign = not any(mqtt.topic_matches_sub(f, msg.topic) for f in self._match)
+        foreign = self._match(msg.topic) is None
         item = Inbound(
             msg.topic,
             b"" if foreign else bytes(msg.payload),
