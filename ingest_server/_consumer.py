@@ -1,26 +1,33 @@
-"""The MQTT consumer: a paho network thread feeding a bounded queue, and a writer thread.
+"""The MQTT consumer: two broker sessions (lanes) feeding bounded queues, and one writer thread.
 
 ::
 
-    broker ──▶ paho network thread ──put (blocks when full)──▶ queue ──▶ writer thread
+    broker ─▶ alarm session (up/alarm) ─────────────put─▶ alarm queue ─┐ first, always
+    broker ─▶ telemetry session (readings, status) ─put─▶ queue ───────┴▶ writer thread
                        ▲                                                  │ drain ≤ N messages
                        └─── PUBACK (client.ack) ◀── sinks ◀── committed ◀──┘ one transaction
 
 The PUBACK of a message is sent only after its readings (or its dead letter) are committed and
-handed to the sinks.
-With a fixed client id and a persistent session, messages not acked when the process dies are
-redelivered by the broker and dropped by the store's dedupe. When the queue is full the network
-thread stops reading from the socket, so the broker (not this process) holds the backlog.
+handed to the sinks. With fixed client ids and persistent sessions, messages not acked when the
+process dies are redelivered by the broker and dropped by the store's dedupe. When a queue is
+full its network thread stops reading from the socket, so the broker (not this process) holds
+the backlog.
+
+Alarms have their own session because a broker delivers one session's messages in order: under
+a telemetry backlog an alarm would otherwise wait behind every reading queued before it. The
+writer takes the alarm queue before each batch, so an alarm waits for at most the batch in hand.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import ssl
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import paho.mqtt.client as mqtt
@@ -34,7 +41,7 @@ from ingest_server._errors import StoreError
 from ingest_server._pipeline import BatchResult, Inbound, Pipeline
 from ingest_server._settings import ServerSettings
 from ingest_server._sinks import SinkRegistry
-from protocol import server_subscriptions, shared
+from protocol import Channel, server_subscriptions, shared
 
 __all__ = ["MqttConsumer"]
 
@@ -70,8 +77,23 @@ def _filters_regex(filters: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{a})" for a in alternatives))
 
 
+@dataclass(eq=False)
+class _Lane:
+    """One broker session: its client, filters, queue and connection generation."""
+
+    name: str
+    client_id: str
+    raw_filters: list[str]
+    filters: list[str]
+    match: Callable[[str], re.Match[str] | None]
+    pending: deque[Inbound] = field(default_factory=deque)
+    subscribed: threading.Event = field(default_factory=threading.Event)
+    generation: int = 0
+    client: mqtt.Client | None = None
+
+
 class MqttConsumer:
-    """Owns the paho client and the writer thread; ``start()`` and ``stop()`` them."""
+    """Owns the paho clients and the writer thread; ``start()`` and ``stop()`` them."""
 
     def __init__(
         self,
@@ -84,30 +106,45 @@ class MqttConsumer:
         self.pipeline = pipeline
         self.sinks = sinks
         self.now = now
-        self.filters = [
-            shared(f, settings.mqtt_share_group) if settings.mqtt_share_group else f
-            for f in server_subscriptions(settings.mqtt_site)
+        every = server_subscriptions(settings.mqtt_site)
+        alarm_suffix = "/" + Channel.ALARM.value
+        alarms = [f for f in every if f.endswith(alarm_suffix)]
+        rest = [f for f in every if not f.endswith(alarm_suffix)]
+        # Alarms first: the writer serves lanes in this order.
+        self._lanes = [
+            self._lane("alarm", f"{settings.mqtt_client_id}-alarm", alarms),
+            self._lane("telemetry", settings.mqtt_client_id, rest),
         ]
-        self._match = _filters_regex(server_subscriptions(settings.mqtt_site)).fullmatch
-        self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=settings.queue_size)
+        self.filters = [f for lane in self._lanes for f in lane.filters]
+        self._cond = threading.Condition()
         self._stopping = threading.Event()
-        self._connected = threading.Event()
-        self._generation = 0
-        self._client = self._make_client()
+        for lane in self._lanes:
+            lane.client = self._make_client(lane)
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._started = False
 
+    def _lane(self, name: str, client_id: str, raw: list[str]) -> _Lane:
+        group = self.settings.mqtt_share_group
+        return _Lane(
+            name=name,
+            client_id=client_id,
+            raw_filters=raw,
+            filters=[shared(f, group) if group else f for f in raw],
+            match=_filters_regex(raw).fullmatch,
+        )
+
     # -- lifecycle -----------------------------------------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self, lane: _Lane) -> mqtt.Client:
         s = self.settings
         v5 = s.mqtt_protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=s.mqtt_client_id,
+            client_id=lane.client_id,
             clean_session=None if v5 else False,
             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
             manual_ack=True,
+            userdata=lane,
         )
         if s.mqtt_username is not None:
             password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
@@ -125,20 +162,28 @@ class MqttConsumer:
         client.on_subscribe = self._on_subscribe
         return client
 
+    def _clients(self) -> list[tuple[_Lane, mqtt.Client]]:
+        return [(lane, lane.client) for lane in self._lanes if lane.client is not None]
+
     def start(self) -> None:
         """Connect (in the background, retrying) and start the writer."""
         s = self.settings
-        if s.mqtt_protocol == "5":
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = s.mqtt_session_expiry_s
-            # The broker sends at most this many unacked messages: the queue never overflows.
-            props.ReceiveMaximum = min(s.queue_size, 65535)
-            self._client.connect_async(
-                s.mqtt_host, s.mqtt_port, s.mqtt_keepalive_s, clean_start=False, properties=props
-            )
-        else:
-            self._client.connect_async(s.mqtt_host, s.mqtt_port, s.mqtt_keepalive_s)
-        self._client.loop_start()
+        for _lane, client in self._clients():
+            if s.mqtt_protocol == "5":
+                props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+                props.SessionExpiryInterval = s.mqtt_session_expiry_s
+                # The broker sends at most this many unacked messages: the queue never overflows.
+                props.ReceiveMaximum = min(s.queue_size, 65535)
+                client.connect_async(
+                    s.mqtt_host,
+                    s.mqtt_port,
+                    s.mqtt_keepalive_s,
+                    clean_start=False,
+                    properties=props,
+                )
+            else:
+                client.connect_async(s.mqtt_host, s.mqtt_port, s.mqtt_keepalive_s)
+            client.loop_start()
         self._writer.start()
         self._started = True
         log.info("MQTT consumer %s connecting to %s:%d", s.mqtt_client_id, s.mqtt_host, s.mqtt_port)
@@ -149,118 +194,138 @@ class MqttConsumer:
         if not self._started:
             return
         self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
         self._writer.join(timeout=60)
-        self._client.disconnect()
-        self._client.loop_stop()
+        for _lane, client in self._clients():
+            client.disconnect()
+            client.loop_stop()
         self._started = False
 
     @property
     def connected(self) -> bool:
-        """Connected and subscribed."""
-        return self._connected.is_set()
+        """Both sessions connected and subscribed."""
+        return all(lane.subscribed.is_set() for lane in self._lanes)
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait until subscribed to the broker."""
-        return self._connected.wait(timeout)
+        deadline = time.monotonic() + timeout
+        return all(
+            lane.subscribed.wait(max(0.0, deadline - time.monotonic())) for lane in self._lanes
+        )
 
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        with self._cond:
+            return sum(len(lane.pending) for lane in self._lanes)
 
-    # -- paho network thread -------------------------------------------------------------
+    # -- paho network threads ------------------------------------------------------------
 
     def _on_connect(
         self,
         client: mqtt.Client,
-        _userdata: object,
+        lane: _Lane,
         flags: mqtt.ConnectFlags,
         reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
         if reason.is_failure:
-            log.warning("MQTT connection refused: %s", reason)
+            log.warning("MQTT connection (%s) refused: %s", lane.name, reason)
             return
-        self._generation += 1
-        client.subscribe([(f, 1) for f in self.filters])
+        with self._cond:
+            lane.generation += 1
+        client.subscribe([(f, 1) for f in lane.filters])
         log.info(
-            "MQTT connected (session present: %s), subscribing to %s",
+            "MQTT %s session connected (session present: %s), subscribing to %s",
+            lane.name,
             flags.session_present,
-            ", ".join(self.filters),
+            ", ".join(lane.filters),
         )
 
     def _on_subscribe(
         self,
         _client: mqtt.Client,
-        _userdata: object,
+        lane: _Lane,
         _mid: int,
         reasons: list[ReasonCode],
         _props: Properties | None,
     ) -> None:
-        refused = [f for f, r in zip(self.filters, reasons, strict=False) if r.is_failure]
+        refused = [f for f, r in zip(lane.filters, reasons, strict=False) if r.is_failure]
         if refused:
             # Typically a broker ACL: the server would silently receive nothing; stay not ready.
             log.warning("the broker refused the subscriptions %s", ", ".join(refused))
             return
-        self._connected.set()
+        lane.subscribed.set()
 
     def _on_disconnect(
         self,
         _client: mqtt.Client,
-        _userdata: object,
+        lane: _Lane,
         _flags: mqtt.DisconnectFlags,
         reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
-        self._connected.clear()
+        lane.subscribed.clear()
         if not self._stopping.is_set():
-            log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason)
+            log.warning("MQTT %s session disconnected (%s); paho reconnects", lane.name, reason)
 
-    def _on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _client: mqtt.Client, lane: _Lane, msg: mqtt.MQTTMessage) -> None:
         # A broker may deliver retained messages of topics never subscribed to (amqtt does);
         # they still go through the queue so that PUBACKs leave in arrival order.
-        foreign = self._match(msg.topic) is None
+        foreign = lane.match(msg.topic) is None
         item = Inbound(
             msg.topic,
             b"" if foreign else bytes(msg.payload),
             self.now(),
             msg.mid,
             msg.qos,
-            generation=self._generation,
+            generation=lane.generation,
             foreign=foreign,
             dup=bool(msg.dup),
         )
-        while not self._stopping.is_set():
-            try:
-                self._queue.put(item, timeout=_POLL_S)
-                return
-            except queue.Full:
-                continue
-        # Stopping: not acked, so the broker redelivers it to the next session.
+        with self._cond:
+            while len(lane.pending) >= self.settings.queue_size:
+                if self._stopping.is_set():
+                    # Not acked, so the broker redelivers it to the next session.
+                    return
+                self._cond.wait(_POLL_S)
+            lane.pending.append(item)
+            self._cond.notify_all()
 
     # -- writer thread -------------------------------------------------------------------
 
+    def _take(self) -> tuple[_Lane, list[Inbound]] | None:
+        """The next batch: from the alarm lane whenever it has anything, one lane at a time
+        (each lane's acks stay in its arrival order)."""
+        with self._cond:
+            while not self._stopping.is_set():
+                for lane in self._lanes:
+                    if lane.pending:
+                        n = min(len(lane.pending), self.settings.batch_max)
+                        batch = [lane.pending.popleft() for _ in range(n)]
+                        self._cond.notify_all()
+                        return lane, batch
+                self._cond.wait(_POLL_S)
+        return None
+
     def _write_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                first = self._queue.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
-            batch = [first]
-            while len(batch) < self.settings.batch_max:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+        while True:
+            taken = self._take()
+            if taken is None:
+                return
+            lane, batch = taken
             result = self._store(batch)
             if result is None:
                 return
             # Sinks before the acks: if the process dies in between, the broker redelivers and
             # the sinks get the readings again (see BatchResult.for_sinks).
             self.sinks.dispatch(result.for_sinks, result.statuses, self.now())
+            client = lane.client
+            assert client is not None
             for item in batch:
                 # A message received on an earlier connection is redelivered on this one with a
                 # new packet id; acking the old id could ack an unrelated message.
-                if item.qos > 0 and item.generation == self._generation:
-                    self._client.ack(item.mid, item.qos)
+                if item.qos > 0 and item.generation == lane.generation:
+                    client.ack(item.mid, item.qos)
 
     def _store(self, batch: list[Inbound]) -> BatchResult | None:
         delay = _RETRY_START_S

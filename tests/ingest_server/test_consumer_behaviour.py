@@ -11,7 +11,7 @@ import pytest
 
 from ingest_server import ServerSettings, StoredReading, StoredStatus
 from ingest_server._service import IngestService
-from protocol import Channel, channel_topic
+from protocol import AlarmEvent, Channel, SmokeReading, SmokeState, channel_topic, encode
 from tests.ingest_server.conftest import Publisher, wait_for
 from tests.ingest_server.factories import batch_payload, smoke_dict
 from tests.services import Mosquitto
@@ -140,3 +140,47 @@ def test_traffic_of_other_sites_is_not_consumed(
     publisher.publish_all(messages(unique_id, f"{unique_id}-gw", 1, prefix="mine"))
     wait_for(lambda: service.store.count() == 1, 10, "the reading of the subscribed site")
     assert service.records.dead_letter_reasons() == {}
+
+
+class Recording(Blocking):
+    """Holds the writer on its first batch; records the order readings reach the sinks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    def on_readings(self, stored: Sequence[StoredReading], now: datetime) -> None:
+        self.order += [s.id for s in stored]
+        self.release.wait(30)
+
+
+def test_an_alarm_overtakes_a_telemetry_backlog(
+    mosquitto: Mosquitto,
+    settings_for: Callable[..., ServerSettings],
+    run_service: Callable[..., IngestService],
+    publisher: Publisher,
+    unique_id: str,
+) -> None:
+    gw = f"{unique_id}-gw"
+    service = run_service(settings_for(mosquitto, queue_size=3, batch_max=2))
+    sink = Recording()
+    service.sinks.add(sink)
+    # 60 telemetry messages: the writer holds its first batch, 3 wait in the queue, the rest
+    # at the broker; then a smoke alarm.
+    publisher.publish_all(messages(unique_id, gw, 60))
+    wait_for(lambda: service.consumer.queue_depth() == 3, 10, "the telemetry queue to fill")
+    alarm = AlarmEvent(
+        gateway=gw,
+        seq=1,
+        sent_at=datetime.now(UTC),
+        reading=SmokeReading(
+            id="fire-1", device="smk-1", ts=datetime.now(UTC), state=SmokeState.ALARM
+        ),
+    )
+    publisher.publish_all([(channel_topic(unique_id, gw, Channel.ALARM), encode(alarm))])
+    # Its own session delivers it at once, past the 57 readings queued before it.
+    wait_for(lambda: service.consumer.queue_depth() == 4, 10, "the alarm beside the backlog")
+    sink.release.set()
+    wait_for(lambda: service.store.count() == 61, 20, "every reading once released")
+    # Only the batch the writer held (at most batch_max = 2 messages) went before it.
+    assert sink.order.index("fire-1") <= 2, sink.order[:10]
