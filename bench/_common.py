@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -110,7 +111,16 @@ class ServerHttp:
 
 def server_env(password: str) -> dict[str, str]:
     """Environment entries that make a server accept ``ServerHttp`` with ``password``."""
-    return {"LINLI_ADMIN_USERNAME": BENCH_ADMIN, "LINLI_ADMIN_PASSWORD": password}
+    return {f"LINLI_{k.upper()}": v for k, v in access_settings(password).items()}
+
+
+def access_settings(password: str | None = None) -> dict[str, str]:
+    """ServerSettings fields of a benchmark server: a fresh secret key and the bench admin."""
+    return {
+        "secret_key": secrets.token_urlsafe(32),
+        "admin_username": BENCH_ADMIN,
+        "admin_password": password or secrets.token_urlsafe(16),
+    }
 
 
 _METRIC = re.compile(r"^(linli_ingest_[a-z_]+_total) ([0-9.e+]+)$", re.MULTILINE)

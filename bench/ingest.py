@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._common import access_settings  # noqa: E402
 from ingest_server import IngestService, ServerSettings  # noqa: E402
 from ingest_server.store import InfluxStore  # noqa: E402
 from protocol import Channel, SystemClock, channel_topic  # noqa: E402
@@ -155,6 +156,7 @@ def bench_server(
         sqlite_path=workdir / f"telemetry-{run}.db",
         influx_spool_path=workdir / f"spool-{run}.db",
         **extra,
+        **access_settings(),
     )
     service = IngestService(settings, SystemClock())
     service.start()

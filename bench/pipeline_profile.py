@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from bench._common import access_settings  # noqa: E402
 from bench._load import bench_registry, message_lines, registry_yaml  # noqa: E402
 from ingest_server import ServerSettings, create_app  # noqa: E402
 from ingest_server._pipeline import Inbound  # noqa: E402
@@ -46,6 +47,7 @@ def main() -> int:
             records_url=f"sqlite:///{wd / 'records.db'}",
             sqlite_path=wd / "telemetry.db",
             registry_path=wd / "registry.yaml",
+            **access_settings(),
         )
         app = create_app(settings)
         per_gw = args.messages // 4
