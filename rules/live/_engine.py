@@ -424,6 +424,18 @@ class LiveEngine:
 
     def _set_count(self, facts: SiteFacts, room: str, count: int, ts: datetime) -> None:
         fact = facts.room(room)
+        if (
+            count > 0
+            and fact.alarm_at is not None
+            and fact.alarm_cleared_at is None
+            and fact.evacuated_at == fact.alarm_at
+            and ts <= fact.alarm_at
+        ):
+            # A count taken before the alarm but delivered after it (alarms travel on their own,
+            # faster lane at the edge and at the server): the room was occupied when the alarm
+            # went off, so its evacuation is still to be measured.
+            fact.evacuated_at = None
+            fact.count_at_alarm = max(fact.count_at_alarm or 0, count)
         if fact.count != count:
             fact.count = count
             fact.since = ts

@@ -249,3 +249,15 @@ def test_smoke_alarm_waits_for_the_evacuation_at_most_15_min_after_the_alarm() -
     assert r.change is Change.RESOLVED
     assert (r.details["count"], r.details["evacuation_s"]) == (30, None)
     assert r.details["devices"] == ["smk1"]
+
+
+def test_a_count_from_before_the_alarm_delivered_after_it_still_counts() -> None:
+    # Alarms travel on their own lane (the edge outbox, the server's alarm session) and can
+    # overtake telemetry taken before them.
+    e = engine()
+    e.on_reading(smoke("smk3", SmokeState.ALARM, at(5)), at(5))
+    assert e.evacuation_s("s1", "r2") == 0
+    e.on_reading(count("pres2", 3, at(0)), at(6))
+    assert e.evacuation_s("s1", "r2") is None
+    e.on_reading(count("pres2", 0, at(45)), at(45))
+    assert e.evacuation_s("s1", "r2") == 40
