@@ -7,11 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, status
 
 from ingest_server.api._common import Limit, Offset, Page, Service
-from ingest_server.auth import visible_sites
+from ingest_server.auth import Permission, Principal, visible_sites
 from protocol import ID_PATTERN
 from rules import Site
 
 router = APIRouter(prefix="/sites", tags=["sites"])
+
+# What a manager may edit of a site: its names, address and opening hours (rooms have their own
+# routes); the rest decides which rules and norms apply and is an admin's.
+_MANAGER_FIELDS = ("name", "name_en", "address", "opening_hours")
 
 SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 
@@ -47,10 +51,27 @@ def create_site(service: Service, site: Site) -> Site:
 
 
 @router.put("/{site_id}", summary="Replace a site's own fields (rooms and gateways stay)")
-def replace_site(service: Service, site_id: SiteId, site: Site) -> Site:
+def replace_site(service: Service, request: Request, site_id: SiteId, site: Site) -> Site:
     _own_fields_only(site)
     if site.id != site_id:
         raise HTTPException(422, f"body id {site.id!r} differs from the path's {site_id!r}")
+    principal = getattr(request.state, "principal", None)
+    if isinstance(principal, Principal) and not principal.can(Permission.REGISTRY_EDIT):
+        current = service.registry.snapshot().site(site_id)
+        if current is not None:
+            changed = sorted(
+                name
+                for name in Site.model_fields
+                if name not in (*_MANAGER_FIELDS, "rooms", "gateways")
+                and getattr(site, name) != getattr(current, name)
+            )
+            if changed:
+                # The jurisdiction picks the rule pack; households and areas drive the norms.
+                raise HTTPException(
+                    403,
+                    f"role {principal.role} may change only {', '.join(_MANAGER_FIELDS)}; "
+                    f"not {', '.join(changed)}",
+                )
     return service.registry.put_site(site, create=False)
 
 

@@ -248,3 +248,17 @@ def test_streams_learn_that_their_session_ended(deployment: Deployment) -> None:
     assert still_signed_in(Request(scope)) is True
     assert d.client.post("/auth/logout", headers={"Authorization": f"Bearer {token}"}).is_success
     assert still_signed_in(Request(scope)) is False
+
+
+def test_a_manager_edits_opening_hours_but_not_the_jurisdiction(deployment: Deployment) -> None:
+    d = deployment
+    _fresh(d, "manager-a")
+    site = d.admin("GET", f"/sites/{d.a}").json()
+    site.pop("rooms"), site.pop("gateways")
+    hours = [{"days": [1, 2, 3, 4, 5], "open": "08:00", "close": "18:00"}]
+    ok = d.call("manager-a", "PUT", f"/sites/{d.a}", json=site | {"opening_hours": hours})
+    assert ok.status_code == 200, ok.text
+    refused = d.call("manager-a", "PUT", f"/sites/{d.a}", json=site | {"jurisdiction": "hangzhou"})
+    assert refused.status_code == 403
+    assert "jurisdiction" in refused.json()["detail"]
+    assert d.admin("GET", f"/sites/{d.a}").json()["jurisdiction"] == site["jurisdiction"]
