@@ -134,6 +134,9 @@ export function session({ fresh = false, quiet = false } = {}) {
 }
 
 export async function signOut() {
+  // From here on a 401 (a stream or refresh racing the sign-out) must not send the browser to
+  // the sign-in page with a "next": this one goes there plainly.
+  leaving = true;
   try {
     await getJSON(API.logout(), { method: "POST" });
   } catch (error) {
