@@ -84,27 +84,18 @@ class AuditVerification:
         }
 
 
-def _content(
-    seq: int,
-    ts: datetime,
-    actor: str | None,
-    action: str,
-    method: str | None,
-    path: str | None,
-    status: int | None,
-    client: str | None,
-    detail: dict[str, Any],
-) -> bytes:
+def _content(row: AuditRow) -> bytes:
+    """The canonical JSON an entry's hash covers (everything but the hashes)."""
     body = {
-        "seq": seq,
-        "ts": ts.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "method": method,
-        "path": path,
-        "status": status,
-        "client": client,
-        "detail": detail,
+        "seq": row.seq,
+        "ts": row.ts.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": row.actor,
+        "action": row.action,
+        "method": row.method,
+        "path": row.path,
+        "status": row.status,
+        "client": row.client,
+        "detail": dict(row.detail),
     }
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -160,11 +151,9 @@ class AuditLog:
                 select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
             ).first()
             seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            ts = self._clock.now()
-            content = _content(seq, ts, actor, action, method, path, status, client, detail)
             row = AuditRow(
                 seq=seq,
-                ts=ts,
+                ts=self._clock.now(),
                 actor=actor,
                 action=action,
                 method=method,
@@ -173,8 +162,9 @@ class AuditLog:
                 client=client,
                 detail=detail,
                 prev_hash=prev,
-                hash=_chain(self._key, prev, content),
+                hash="",
             )
+            row.hash = _chain(self._key, prev, _content(row))
             s.add(row)
         return _entry(row)
 
@@ -209,17 +199,7 @@ class AuditLog:
                     return AuditVerification(
                         False, count, row.seq, "prev_hash does not match the previous entry"
                     )
-                content = _content(
-                    row.seq,
-                    row.ts,
-                    row.actor,
-                    row.action,
-                    row.method,
-                    row.path,
-                    row.status,
-                    row.client,
-                    dict(row.detail),
-                )
+                content = _content(row)
                 if not hmac.compare_digest(_chain(self._key, prev, content), row.hash):
                     return AuditVerification(
                         False, count, row.seq, "entry content does not match its hash"

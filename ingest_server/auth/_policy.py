@@ -253,17 +253,13 @@ def _object_site(request: Request, rule: Rule) -> str | None:
 
 
 def _gateway_site(request: Request, gateway_id: str) -> str | None:
-    for site in request.app.state.registry.snapshot().sites:
-        if any(g.id == gateway_id for g in site.gateways):
-            return str(site.id)
-    return None
+    site: str | None = request.app.state.registry.gateway_site(gateway_id)
+    return site
 
 
 def _device_site(request: Request, device_id: str) -> str | None:
-    for site in request.app.state.registry.snapshot().sites:
-        if any(d.id == device_id for _, d in site.devices()):
-            return str(site.id)
-    return None
+    place = request.app.state.registry.locate(device_id)
+    return None if place is None else str(place.site)
 
 
 def _alert_site(request: Request, alert_id: Any) -> str | None:
