@@ -15,8 +15,10 @@ import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -26,8 +28,36 @@ from fastapi.testclient import TestClient  # noqa: E402
 from bench._common import access_settings  # noqa: E402
 from bench._load import bench_registry, message_lines, registry_yaml  # noqa: E402
 from ingest_server import ServerSettings, create_app  # noqa: E402
+from ingest_server._consumer import _BATCH_BYTES  # noqa: E402
 from ingest_server._pipeline import Inbound  # noqa: E402
 from tests.services import free_port  # noqa: E402
+
+
+def _time_stage(obj: Any, method: str, name: str, into: dict[str, float]) -> None:
+    """Wrap ``obj.method`` to add the calling thread's CPU seconds to ``into[name]``."""
+    inner = getattr(obj, method)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.thread_time()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            into[name] = into.get(name, 0.0) + time.thread_time() - t0
+
+    setattr(obj, method, timed)
+
+
+def _batches(inbound: list[Inbound], most: int) -> Iterator[list[Inbound]]:
+    """Batches as the consumer's writer takes them: ≤ ``most`` messages, ≤ _BATCH_BYTES."""
+    i = 0
+    while i < len(inbound):
+        batch, size = [inbound[i]], len(inbound[i].payload)
+        i += 1
+        while i < len(inbound) and len(batch) < most and size < _BATCH_BYTES:
+            batch.append(inbound[i])
+            size += len(inbound[i].payload)
+            i += 1
+        yield batch
 
 
 def main() -> int:
@@ -36,6 +66,8 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="cProfile sort key (tottime, cumulative)")
+    parser.add_argument("--top", type=int, default=25, help="functions listed under --profile")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         wd = Path(tmp)
@@ -59,13 +91,18 @@ def main() -> int:
         with TestClient(app):
             service = app.state.service
             pipeline, sinks = service.pipeline, service.sinks
+            stage_cpu: dict[str, float] = {}
+            _time_stage(service.store, "write", "store.write", stage_cpu)
+            _time_stage(service.records, "write", "records.write", stage_cpu)
+            _time_stage(pipeline, "_decode", "pipeline._decode", stage_cpu)
+            for sink in sinks._sinks:
+                _time_stage(sink, "on_readings", type(sink).__name__, stage_cpu)
             t_decode_store = t_sinks = 0.0
             cpu0 = time.thread_time()
             profiler = cProfile.Profile() if args.profile else None
             if profiler:
                 profiler.enable()
-            for i in range(0, len(inbound), args.batch):
-                batch = inbound[i : i + args.batch]
+            for batch in _batches(inbound, args.batch):
                 t0 = time.perf_counter()
                 result = pipeline.process(batch)
                 t1 = time.perf_counter()
@@ -79,15 +116,19 @@ def main() -> int:
             n = len(inbound)
             write_s = service.metrics.render({}).split("store_write_seconds_sum ")[1].split()[0]
             print(
-                f"{n:,} messages × {args.per_message} readings, batches of {args.batch}: "
+                f"{n:,} messages × {args.per_message} readings, batches of ≤ {args.batch} "
+                f"(≤ {_BATCH_BYTES // 1024} KiB): "
                 f"decode+store {t_decode_store / n * 1e6:.0f} µs/msg "
                 f"(of which store commit {float(write_s) / n * 1e6:.0f}), "
                 f"sinks (rules, inspections) {t_sinks / n * 1e6:.0f} µs/msg; "
                 f"writer-thread ceiling {n / (t_decode_store + t_sinks):,.0f} msg/s; "
                 f"CPU {cpu / n * 1e6:.0f} µs/msg"
             )
+            print("writer-thread CPU µs/msg by stage (decode = the rest of pipeline.process):")
+            for name, spent in sorted(stage_cpu.items(), key=lambda kv: -kv[1]):
+                print(f"  {name:<24} {spent / n * 1e6:8.1f}")
             if profiler:
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+                pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     return 0
 
 

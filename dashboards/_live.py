@@ -23,9 +23,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from protocol import OccupancyReading
 
 if TYPE_CHECKING:
     # Types only: ingest_server includes this package's router, so no import at run time.
@@ -142,6 +144,8 @@ class LiveHub:
         self._rooms: dict[tuple[str, str], RoomLive] = {}
         self._subs: set[Subscription] = set()
         self._timezones: dict[str, str] = dict(timezones or {})
+        # Per timezone: the UTC bounds of the last counting day computed, and that day.
+        self._days: dict[str, tuple[datetime, datetime, date]] = {}
         self._closed = False
 
     # --- state ---------------------------------------------------------------------------
@@ -200,13 +204,19 @@ class LiveHub:
     def on_readings(self, stored: Sequence[StoredReading], now: datetime) -> None:
         events: list[LiveEvent] = []
         with self._lock:
-            touched: dict[tuple[str, str], None] = {}
+            touched: dict[tuple[str, str], RoomLive] = {}
             for s in stored:
-                fields = s.fields()
-                if s.kind == "occupancy":
+                reading = s.reading
+                if reading.kind == "occupancy":
                     if s.room is not None:
-                        self._apply_occupancy(s, fields)
-                        touched[(s.site, s.room)] = None
+                        key = (s.site, s.room)
+                        state = touched.get(key)
+                        if state is None:
+                            state = self._rooms.get(key)
+                            if state is None:
+                                state = self._rooms[key] = RoomLive()
+                            touched[key] = state
+                        self._apply_occupancy(state, s, reading)
                     continue
                 events.append(
                     LiveEvent(
@@ -218,7 +228,7 @@ class LiveHub:
                             "device": s.device,
                             "kind": s.kind,
                             "ts": s.ts.isoformat(),
-                            "fields": fields,
+                            "fields": s.fields(),
                         },
                     )
                 )
@@ -243,29 +253,46 @@ class LiveHub:
             ]
         )
 
-    def _apply_occupancy(self, s: StoredReading, fields: dict[str, Any]) -> None:
-        assert s.room is not None
-        state = self._rooms.setdefault((s.site, s.room), RoomLive())
-        if state.ts is None or s.ts > state.ts:
-            state.ts = s.ts
-        if "count" in fields:
-            state.counts[s.device] = int(fields["count"])
-        elif "entries" in fields:
-            day = reset_day(s.ts, self._timezones.get(s.site, "Asia/Shanghai"))
-            delta = int(fields["entries"]) - int(fields.get("exits", 0))
+    def _apply_occupancy(
+        self, state: RoomLive, s: StoredReading, reading: OccupancyReading
+    ) -> None:
+        ts = reading.ts
+        if state.ts is None or ts > state.ts:
+            state.ts = ts
+        if reading.count is not None:
+            state.counts[reading.device] = int(reading.count)
+        elif reading.entries is not None:
+            day = self._counting_day(ts, self._timezones.get(s.site, "Asia/Shanghai"))
+            delta = int(reading.entries) - int(reading.exits or 0)
             if state.counter is not None and state.counter_day is not None:
                 if day > state.counter_day:
                     state.counter, state.counter_day = 0, day
-                if day == state.counter_day and s.id not in state.seen:
-                    state.remember(s.id)
+                if day == state.counter_day and reading.id not in state.seen:
+                    state.remember(reading.id)
                     state.counter = max(0, state.counter + delta)
             else:
                 state.counter_day = day
-                state.pending[s.id] = (day, delta)
+                state.pending[reading.id] = (day, delta)
                 while len(state.pending) > PENDING_MAX:
                     state.pending.popitem(last=False)
-        elif "occupied" in fields:
-            state.occupied[s.device] = bool(fields["occupied"])
+        elif reading.occupied is not None:
+            state.occupied[reading.device] = bool(reading.occupied)
+
+    def _counting_day(self, ts: datetime, timezone: str) -> date:
+        """:func:`reset_day`, answered from the last day seen in ``timezone`` when ``ts`` falls
+        inside it (a batch's readings are seconds apart; a zone lookup per reading is not)."""
+        cached = self._days.get(timezone)
+        if cached is not None and cached[0] <= ts < cached[1]:
+            return cached[2]
+        day = reset_day(ts, timezone)
+        zone = ZoneInfo(timezone)
+        start = datetime.combine(day, RESET_AT, zone)
+        end = datetime.combine(day + timedelta(days=1), RESET_AT, zone)
+        # Cached only with one UTC offset all day: local time is then ts + offset, so every
+        # instant in [start, end) has this counting day. A DST day is computed per reading.
+        if start.utcoffset() == end.utcoffset():
+            self._days[timezone] = (start.astimezone(UTC), end.astimezone(UTC), day)
+        return day
 
     def _room_event(self, site: str, room: str) -> LiveEvent:
         state = self._rooms[(site, room)]

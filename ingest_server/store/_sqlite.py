@@ -182,11 +182,12 @@ class SqliteStore:
             return []
         try:
             with self._transaction() as conn:
-                existing = self._existing(conn, [r.id for r in readings])
+                existing = self._existing(conn, [s.reading.id for s in readings])
                 fresh: list[StoredReading] = []
                 for stored in readings:
-                    if stored.id not in existing:
-                        existing.add(stored.id)
+                    reading_id = stored.reading.id
+                    if reading_id not in existing:
+                        existing.add(reading_id)
                         fresh.append(stored)
                 self._insert(conn, fresh)
         except sqlite3.Error as exc:
@@ -214,20 +215,26 @@ class SqliteStore:
         rollup: dict[tuple[str, str, int], list[Any]] = {}
         for s in fresh:
             reading = s.reading
+            values = reading.__dict__
+            reading_id = values["id"]
+            device = values["device"]
+            kind = values["kind"]
             encoded = fields_json(reading)
-            ts_us = to_us(reading.ts)
+            ts_us = to_us(values["ts"])
             room = s.room or ""
-            count = getattr(reading, "count", None)
-            entries = getattr(reading, "entries", None)
-            exits = getattr(reading, "exits", None)
-            unknown = int(s.unknown_device)
+            site = s.site
+            if kind == "occupancy":
+                count, entries, exits = values["count"], values["entries"], values["exits"]
+            else:
+                count = entries = exits = None
+            unknown = 1 if s.unknown_device else 0
             rows.append(
                 (
-                    reading.id,
+                    reading_id,
                     ts_us,
-                    reading.kind,
-                    reading.device,
-                    s.site,
+                    kind,
+                    device,
+                    site,
                     s.gateway,
                     room,
                     unknown,
@@ -237,13 +244,25 @@ class SqliteStore:
                     encoded,
                 )
             )
-            key = (reading.device, reading.kind)
+            key = (device, kind)
             current = latest.get(key)
-            if current is None or (ts_us, reading.id) > (current[2], current[3]):
-                latest[key] = (*key, ts_us, reading.id, s.site, s.gateway, room, unknown, encoded)
-            if reading.kind == "occupancy":
-                hour = (s.site, room, ts_us // _HOUR_US * _HOUR_US)
-                agg = rollup.setdefault(hour, [None, 0, 0, 0, 0, 0, 0])
+            if current is None or (ts_us, reading_id) > (current[2], current[3]):
+                latest[key] = (
+                    device,
+                    kind,
+                    ts_us,
+                    reading_id,
+                    site,
+                    s.gateway,
+                    room,
+                    unknown,
+                    encoded,
+                )
+            if kind == "occupancy":
+                hour = (site, room, ts_us - ts_us % _HOUR_US)
+                agg = rollup.get(hour)
+                if agg is None:
+                    agg = rollup[hour] = [None, 0, 0, 0, 0, 0, 0]
                 if count is not None:
                     agg[0] = count if agg[0] is None else max(agg[0], count)
                     agg[1] += count

@@ -39,6 +39,7 @@ from rules.live._facts import (
     DoorFact,
     GatewayFact,
     HealthFact,
+    RoomFact,
     SiteFacts,
     SiteView,
     SmokeFact,
@@ -176,33 +177,49 @@ class LiveEngine:
         per site at the end, since a count inside a batch is superseded by the next one."""
         out: list[Decision] = []
         dirty: dict[str, set[Input]] = {}
+        # Per site, whether a silence-type alert is open: only an evaluation of the site changes
+        # its timers, so this is computed once per site and batch, and again after one.
+        watching: dict[str, bool] = {}
+        seen_set, devices, all_facts = self._seen_set, self._devices, self._facts
         for reading in readings:
-            if reading.id in self._seen_set:
+            reading_id = reading.id
+            if reading_id in seen_set:
                 self.duplicates += 1
                 continue
-            self._remember(reading.id)
-            found = self._devices.get(reading.device)
+            self._remember(reading_id)
+            found = devices.get(reading.device)
             if found is None:
                 self.ignored += 1
                 continue
             site, gateway, device = found
-            facts = self._facts[site.id]
+            site_id = site.id
+            facts = all_facts[site_id]
             facts.last_seen[device.id] = now
             gw = facts.gateways.get(gateway.id)
             if gw is None:
                 facts.gateways[gateway.id] = GatewayFact(last_seen=now)
-            else:
-                gw.last_seen = max(gw.last_seen, now)
-            changed = dirty.setdefault(site.id, set())
-            if self._watching_silence(site.id):
+            elif now > gw.last_seen:
+                gw.last_seen = now
+            changed = dirty.get(site_id)
+            if changed is None:
+                changed = dirty[site_id] = set()
+            silence = watching.get(site_id)
+            if silence is None:
+                silence = watching[site_id] = self._watching_silence(site_id)
+            if silence:
                 changed.add(Input.SEEN)
+            ts = now if now < reading.ts else reading.ts  # min(reading.ts, now)
             if reading.kind == "occupancy":
-                self._apply(facts, site, device, reading, min(reading.ts, now))
+                if type(reading) is OccupancyReading:
+                    self._apply_occupancy(facts, device, reading, ts)
+                else:
+                    self._apply(facts, site, device, reading, ts)
                 changed.add(Input.OCCUPANCY)
                 continue
             changed.add(_INPUT_OF[reading.kind])
-            self._apply(facts, site, device, reading, min(reading.ts, now))
-            out.extend(self._evaluate(site, now, dirty.pop(site.id)))
+            self._apply(facts, site, device, reading, ts)
+            out.extend(self._evaluate(site, now, dirty.pop(site_id)))
+            watching.pop(site_id, None)
         for site_id, changed in dirty.items():
             if changed:
                 out.extend(self._evaluate(self._sites[site_id], now, changed))
@@ -406,24 +423,27 @@ class LiveEngine:
     ) -> None:
         if device.room is None:
             return
-        current = facts.room(device.room).count
-        if reading.entries is not None and reading.exits is not None:
-            facts.room(device.room).from_counter = True
+        fact = facts.room(device.room)
+        entries, exits = reading.entries, reading.exits
+        if entries is not None and exits is not None:
+            if not fact.from_counter:
+                fact.from_counter = True
             # Deltas apply whatever their order; the id dedupe keeps replays out.
-            self._set_count(
-                facts, device.room, max(0, current + reading.entries - reading.exits), ts
-            )
+            self._set_fact_count(fact, max(0, fact.count + entries - exits), ts)
             return
         if not self._newer(facts, device.id, ts):
             return
         if reading.count is not None:
-            self._set_count(facts, device.room, reading.count, ts)
+            self._set_fact_count(fact, reading.count, ts)
         elif reading.occupied is not None:
-            count = max(current, 1) if reading.occupied else 0
-            self._set_count(facts, device.room, count, ts)
+            count = max(fact.count, 1) if reading.occupied else 0
+            self._set_fact_count(fact, count, ts)
 
     def _set_count(self, facts: SiteFacts, room: str, count: int, ts: datetime) -> None:
-        fact = facts.room(room)
+        self._set_fact_count(facts.room(room), count, ts)
+
+    @staticmethod
+    def _set_fact_count(fact: RoomFact, count: int, ts: datetime) -> None:
         if (
             count > 0
             and fact.alarm_at is not None
