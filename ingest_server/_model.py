@@ -34,6 +34,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MEASURED: dict[type[BaseModel], tuple[str, ...]] = {}
 _FLOATS: dict[type[BaseModel], frozenset[str]] = {}
 # Printable ASCII without '"' or '\\': written into JSON as is, exactly as any serialiser does.
+# The measured values of most readings repeat (a door's two states, a counter's small deltas):
+# their JSON is kept per (class, values). 4,096 entries is a few hundred kB; cleared when full.
+_JSON_CACHE: dict[tuple[Any, ...], str] = {}
+_JSON_CACHE_SIZE = 4096
 _PLAIN = re.compile(r"[ !#-\[\]-~]*").fullmatch
 
 
@@ -93,18 +97,33 @@ def fields_json(reading: Reading) -> str:
     is several times cheaper per reading than a serialiser call. A float, or a string that would
     need escaping, goes to pydantic (whose float and escape formatting is the reference).
     """
-    parts = []
     values = reading.__dict__
     cls = type(reading)
     names = _measured(cls)
-    floats = _FLOATS[cls]
+    key = (cls, *[values[name] for name in names])
+    cached = _JSON_CACHE.get(key)
+    if cached is not None:
+        return cached
+    encoded = _fields_json(values, names, _FLOATS[cls])
+    if encoded is None:
+        return _pydantic_fields_json(reading)
+    if len(_JSON_CACHE) >= _JSON_CACHE_SIZE:
+        _JSON_CACHE.clear()
+    _JSON_CACHE[key] = encoded
+    return encoded
+
+
+def _fields_json(
+    values: dict[str, Any], names: tuple[str, ...], floats: frozenset[str]
+) -> str | None:
+    parts = []
     for name in names:
         value = values[name]
         if value is None:
             continue
         kind = type(value)
         if name in floats:
-            return _pydantic_fields_json(reading)
+            return None
         if kind is int:
             parts.append(f'"{name}":{value}')
         elif kind is bool:
@@ -114,7 +133,7 @@ def fields_json(reading: Reading) -> str:
         elif kind is str and _PLAIN(value):
             parts.append(f'"{name}":"{value}"')
         else:
-            return _pydantic_fields_json(reading)
+            return None
     return "{" + ",".join(parts) + "}"
 
 

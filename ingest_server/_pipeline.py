@@ -174,20 +174,15 @@ class Pipeline:
             result.statuses.append(StoredStatus(site, decoded.message, msg.received_at))
             return
         foreign: list[str] = []
+        locate, append = self.locate, readings.append
         for reading in readings_of(decoded.message):
-            place = self.locate(reading.device)
-            if place is not None and place.gateway != gateway:
+            place = locate(reading.device)
+            if place is None:
+                append(StoredReading(reading, site, gateway, None, True))
+            elif place.gateway != gateway:
                 foreign.append(f"{reading.device} (of {place.gateway})")
-                continue
-            readings.append(
-                StoredReading(
-                    reading,
-                    site=site,
-                    gateway=gateway,
-                    room=place.room if place is not None else None,
-                    unknown_device=place is None,
-                )
-            )
+            else:
+                append(StoredReading(reading, site, gateway, place.room, False))
         if foreign:
             # The gateway's own readings in the message are kept; the others never reach the
             # store or the rules, which would place them in another gateway's (site's) room.
