@@ -65,7 +65,10 @@ def main() -> int:
     parser.add_argument("--per-message", type=int, default=1)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first repeat")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs on fresh ids; the least CPU is printed"
+    )
     parser.add_argument("--sort", default="tottime", help="cProfile sort key (tottime, cumulative)")
     parser.add_argument("--top", type=int, default=25, help="functions listed under --profile")
     args = parser.parse_args()
@@ -82,12 +85,7 @@ def main() -> int:
             **access_settings(),
         )
         app = create_app(settings)
-        per_gw = args.messages // 4
-        inbound = []
         now = datetime.now(UTC)
-        for gw in gateways[:4]:
-            for line in message_lines(gw, per_gw, args.per_message):
-                inbound.append(Inbound(gw.readings_topic, line.encode(), now, 1, 1))
         with TestClient(app):
             service = app.state.service
             pipeline, sinks = service.pipeline, service.sinks
@@ -97,38 +95,55 @@ def main() -> int:
             _time_stage(pipeline, "_decode", "pipeline._decode", stage_cpu)
             for sink in sinks._sinks:
                 _time_stage(sink, "on_readings", type(sink).__name__, stage_cpu)
-            t_decode_store = t_sinks = 0.0
-            cpu0 = time.thread_time()
-            profiler = cProfile.Profile() if args.profile else None
-            if profiler:
-                profiler.enable()
-            for batch in _batches(inbound, args.batch):
-                t0 = time.perf_counter()
-                result = pipeline.process(batch)
-                t1 = time.perf_counter()
-                sinks.dispatch(result.for_sinks, result.statuses, datetime.now(UTC))
-                t2 = time.perf_counter()
-                t_decode_store += t1 - t0
-                t_sinks += t2 - t1
-            cpu = time.thread_time() - cpu0
-            if profiler:
-                profiler.disable()
-            n = len(inbound)
-            write_s = service.metrics.render({}).split("store_write_seconds_sum ")[1].split()[0]
+            best: dict[str, float] = {}
+            for repeat in range(args.repeats):
+                # Fresh reading ids each repeat: every reading is new to the store and the sinks.
+                inbound = [
+                    Inbound(gw.readings_topic, line.encode(), now, 1, 1)
+                    for gw in gateways[:4]
+                    for line in message_lines(gw, args.messages // 4, args.per_message)
+                ]
+                n = len(inbound)
+                stage_cpu.clear()
+                t_decode_store = t_sinks = 0.0
+                profiler = cProfile.Profile() if args.profile and repeat == 0 else None
+                cpu0 = time.thread_time()
+                if profiler:
+                    profiler.enable()
+                for batch in _batches(inbound, args.batch):
+                    t0 = time.perf_counter()
+                    result = pipeline.process(batch)
+                    t1 = time.perf_counter()
+                    sinks.dispatch(result.for_sinks, result.statuses, datetime.now(UTC))
+                    t2 = time.perf_counter()
+                    t_decode_store += t1 - t0
+                    t_sinks += t2 - t1
+                if profiler:
+                    profiler.disable()
+                cpu = time.thread_time() - cpu0
+                print(
+                    f"{n:,} messages × {args.per_message} readings, batches of ≤ {args.batch} "
+                    f"(≤ {_BATCH_BYTES // 1024} KiB): "
+                    f"decode+store {t_decode_store / n * 1e6:.0f} µs/msg, "
+                    f"sinks (rules, live hub, inspections) {t_sinks / n * 1e6:.0f} µs/msg; "
+                    f"writer-thread ceiling {n / (t_decode_store + t_sinks):,.0f} msg/s; "
+                    f"CPU {cpu / n * 1e6:.0f} µs/msg"
+                )
+                for name, spent in [("CPU", cpu), *stage_cpu.items()]:
+                    per_msg = spent / n * 1e6
+                    best[name] = min(best.get(name, per_msg), per_msg)
+                if profiler:
+                    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
             print(
-                f"{n:,} messages × {args.per_message} readings, batches of ≤ {args.batch} "
-                f"(≤ {_BATCH_BYTES // 1024} KiB): "
-                f"decode+store {t_decode_store / n * 1e6:.0f} µs/msg "
-                f"(of which store commit {float(write_s) / n * 1e6:.0f}), "
-                f"sinks (rules, inspections) {t_sinks / n * 1e6:.0f} µs/msg; "
-                f"writer-thread ceiling {n / (t_decode_store + t_sinks):,.0f} msg/s; "
-                f"CPU {cpu / n * 1e6:.0f} µs/msg"
+                f"writer-thread CPU µs/msg, least of {args.repeats} "
+                "(decode = pipeline._decode; the rest of CPU is batching, metrics, dispatch):"
             )
-            print("writer-thread CPU µs/msg by stage (decode = the rest of pipeline.process):")
-            for name, spent in sorted(stage_cpu.items(), key=lambda kv: -kv[1]):
-                print(f"  {name:<24} {spent / n * 1e6:8.1f}")
-            if profiler:
-                pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+            for name, spent in sorted(best.items(), key=lambda kv: -kv[1]):
+                print(f"  {name:<24} {spent:8.1f}")
+            print(
+                f"reproduce: .venv/bin/python bench/pipeline_profile.py --per-message "
+                f"{args.per_message} --messages {args.messages} --repeats {args.repeats}"
+            )
     return 0
 
 

@@ -182,17 +182,36 @@ class SqliteStore:
             return []
         try:
             with self._transaction() as conn:
-                existing = self._existing(conn, [s.reading.id for s in readings])
-                fresh: list[StoredReading] = []
-                for stored in readings:
-                    reading_id = stored.reading.id
-                    if reading_id not in existing:
-                        existing.add(reading_id)
-                        fresh.append(stored)
-                self._insert(conn, fresh)
+                fresh = self._insert_all(conn, readings)
+                if fresh is None:
+                    existing = self._existing(conn, [s.reading.id for s in readings])
+                    fresh = []
+                    for stored in readings:
+                        reading_id = stored.reading.id
+                        if reading_id not in existing:
+                            existing.add(reading_id)
+                            fresh.append(stored)
+                    self._insert(conn, fresh)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store write failed: {exc}") from exc
         return fresh
+
+    @classmethod
+    def _insert_all(
+        cls, conn: sqlite3.Connection, readings: Sequence[StoredReading]
+    ) -> list[StoredReading] | None:
+        """Insert every reading, or nothing and return None if any id is already stored (or is
+        twice in ``readings``). Replays are rare: looking every id up first cost more than the
+        occasional batch inserted twice."""
+        conn.execute("SAVEPOINT insert_all")
+        try:
+            cls._insert(conn, readings)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO insert_all")
+            conn.execute("RELEASE insert_all")
+            return None
+        conn.execute("RELEASE insert_all")
+        return list(readings)
 
     @staticmethod
     def _existing(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
@@ -207,7 +226,7 @@ class SqliteStore:
         return found
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, fresh: list[StoredReading]) -> None:
+    def _insert(conn: sqlite3.Connection, fresh: Sequence[StoredReading]) -> None:
         rows = []
         # The newest of each (device, kind) and one rollup row per (site, room, hour): a batch of
         # thousands of readings from a few dozen devices costs a few dozen upserts.

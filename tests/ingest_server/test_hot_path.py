@@ -20,6 +20,7 @@ from ingest_server._metrics import Metrics
 from ingest_server._model import fields_json, reading_fields
 from ingest_server._pipeline import Inbound, Pipeline
 from ingest_server._sinks import SinkRegistry
+from ingest_server.store import SqliteStore
 from protocol import (
     DoorReading,
     DoorRole,
@@ -33,6 +34,7 @@ from protocol import (
     SmokeState,
 )
 from tests.access import access_settings
+from tests.ingest_server.factories import T0, minutes, occ, stored
 from tests.services import free_port
 
 _KEYS = {"id", "device", "ts", "kind"}
@@ -254,3 +256,29 @@ def test_young_gc_threshold_is_raised_while_running_and_restored(
     finally:
         consumer.stop()
     assert gc.get_threshold() == before
+
+
+# -- the SQLite store's insert without a lookup ----------------------------------------------
+
+
+def test_a_batch_with_replayed_ids_stores_and_counts_only_the_new_ones(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "ts.db")
+    try:
+        first = stored(occ("e-1", "cnt-1", T0, entries=3, exits=1))
+        assert store.write([first]) == [first]
+        later = stored(occ("e-2", "cnt-1", T0 + minutes(1), entries=2, exits=0))
+        newest = stored(occ("e-3", "cnt-1", T0 + minutes(2), entries=1, exits=1))
+        # A replayed id, a new one, the new one again, a newer one: one insert fails, the
+        # batch is rolled back to its savepoint and stored through the lookup.
+        assert [s.id for s in store.write([first, later, later, newest])] == ["e-2", "e-3"]
+        assert store.count() == 3
+        [bucket] = store.occupancy("s1", "r1", T0, T0 + timedelta(hours=1), timedelta(hours=1))
+        assert (bucket.entries, bucket.exits, bucket.samples) == (6, 2, 3)
+        assert [s.id for s in store.latest(device="cnt-1")] == ["e-3"]
+        # Nothing new at all; then an all-new batch takes the direct path again.
+        assert store.write([later, first]) == []
+        fresh = stored(occ("e-4", "cnt-1", T0 + minutes(3), entries=1, exits=0))
+        assert store.write([fresh]) == [fresh]
+        assert store.count() == 4
+    finally:
+        store.close()
