@@ -180,13 +180,16 @@ class LiveEngine:
         # Per site, whether a silence-type alert is open: only an evaluation of the site changes
         # its timers, so this is computed once per site and batch, and again after one.
         watching: dict[str, bool] = {}
-        seen_set, devices, all_facts = self._seen_set, self._devices, self._facts
+        seen, seen_set, devices, all_facts = self._seen, self._seen_set, self._devices, self._facts
         for reading in readings:
             reading_id = reading.id
             if reading_id in seen_set:
                 self.duplicates += 1
                 continue
-            self._remember(reading_id)
+            if len(seen) == _SEEN_IDS:  # self._remember(reading_id), inlined
+                seen_set.discard(seen[0])
+            seen.append(reading_id)
+            seen_set.add(reading_id)
             found = devices.get(reading.device)
             if found is None:
                 self.ignored += 1
