@@ -55,8 +55,10 @@ def from_us(us: int) -> datetime:
 def _measured(cls: type[BaseModel]) -> tuple[str, ...]:
     names = _MEASURED.get(cls)
     if names is None:
-        names = _MEASURED[cls] = tuple(n for n in cls.model_fields if n not in _KEYS)
+        names = tuple(n for n in cls.model_fields if n not in _KEYS)
+        # _FLOATS first: another thread that finds the names also finds the float fields.
         _FLOATS[cls] = frozenset(n for n in names if "float" in str(cls.model_fields[n].annotation))
+        _MEASURED[cls] = names
     return names
 
 
