@@ -204,6 +204,9 @@ def _local_short(ts: str, tz: tzinfo) -> str:
 
 _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d\.\d{6}Z")
 _HOUR = timedelta(hours=1)
+# Hours remembered by _LocalTimes: entries come in time order, so a few hundred cover any
+# back-dated records among them, while a year (8,760 hours) would make memory grow with range.
+_HOURS_KEPT = 512
 _LAST_US = timedelta(hours=1, microseconds=-1)
 
 
@@ -226,6 +229,8 @@ class _LocalTimes:
         try:
             cached = self._hours[key]
         except KeyError:
+            if len(self._hours) >= _HOURS_KEPT:
+                self._hours.clear()
             cached = self._hours[key] = self._hour(ts)
         if cached is None or not _CANONICAL_TS.fullmatch(ts):
             return self._local(ts, self._tz)

@@ -212,6 +212,15 @@ def test_local_time_per_hour_equals_per_timestamp(zone: str, times: list[datetim
         assert short(ts) == reference._local_short(ts, tz)
 
 
+def test_local_time_over_more_hours_than_it_keeps() -> None:
+    tz = ZoneInfo("America/New_York")
+    local = export._LocalTimes(tz, export._local)
+    stamps = [format_ts(T0 + timedelta(minutes=67 * i, seconds=i % 60)) for i in range(1500)]
+    for ts in stamps + stamps[::-1]:
+        assert local(ts) == reference._local(ts, tz)
+    assert len(local._hours) <= export._HOURS_KEPT
+
+
 def _outcome(fn: Any, *args: Any) -> str:
     try:
         return str(fn(*args))
