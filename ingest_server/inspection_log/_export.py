@@ -15,11 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import json.scanner
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from ingest_server.inspection_log._checklists import checklist_label
@@ -345,12 +346,24 @@ def _parsed(entries: Iterable[Entry]) -> Iterator[tuple[EntryTuple, dict[str, An
 
 
 def _parse_rows(rows: Iterable[EntryTuple]) -> Iterator[tuple[EntryTuple, dict[str, Any]]]:
-    return ((row, _LOADS(row[6])) for row in rows)
+    for row in rows:
+        text = row[6]
+        # json.loads(text) without its whitespace skipping around the value, which stored
+        # canonical text never has; anything else goes to json.loads itself.
+        try:
+            payload, end = _SCAN(text, 0)
+        except StopIteration:
+            payload, end = _LOADS(text), len(text)
+        if end != len(text):
+            payload = _LOADS(text)
+        yield row, payload
 
 
 # json.dumps(value, ensure_ascii=False, sort_keys=True) and json.loads, built once.
 _DUMPS = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
-_LOADS = json.JSONDecoder().decode
+_DECODER = json.JSONDecoder()
+_LOADS = _DECODER.decode
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, _DECODER))
 # How that encoder writes a string (with its quotes).
 _STR: Callable[[str], str] = json.encoder.encode_basestring
 

@@ -264,3 +264,24 @@ def test_spaced_payload_equals_parse_and_dump(payload: dict[str, Any]) -> None:
     stored = canonical_json(payload)
     expected = json.dumps(json.loads(stored), ensure_ascii=False, sort_keys=True)
     assert export._spaced(stored) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        st.builds(canonical_json, st.dictionaries(st.text(), _JSON, max_size=4)),
+        st.builds(
+            lambda v, pad: pad[0] + canonical_json(v) + pad[1],
+            _JSON,
+            st.tuples(
+                st.sampled_from(["", " ", "\n", "\t "]),
+                st.sampled_from(["", " ", "x", "}", "\r\n"]),
+            ),
+        ),
+        st.text(max_size=30),
+    )
+)
+def test_payload_parsing_fares_as_json_loads(text: str) -> None:
+    row = ("s", 1, "", "", "", "", text, "", "")
+    parsed = _outcome(lambda: next(iter(export._parse_rows([row])))[1])
+    assert parsed == _outcome(json.loads, text)
