@@ -402,13 +402,25 @@ class InspectionLog:
         sites = [query.site] if query.site is not None else self.sites()
         for site in sites:
             cursor = after_seq if query.site is not None else 0
+            last: int | None = None
+            if query.start is not None or query.end is not None:
+                # A time range: the seqs it spans, from the (site, occurred_at) index, so that
+                # the pages below neither walk the years before it nor those after it.
+                with self._engine.connect() as conn:
+                    lo, last = conn.execute(
+                        select(func.min(_E.seq), func.max(_E.seq)).where(*where, _E.site == site)
+                    ).one()
+                if lo is None:
+                    continue
+                cursor = max(cursor, lo - 1)
+            bound = [] if last is None else [_E.seq <= last]
             while True:
                 # Keyset pagination on the (site, seq) unique index: each batch is an index seek.
                 with self._engine.connect() as conn:
                     rows = _fetch_all(
                         conn,
                         select(*_ROW_COLUMNS)
-                        .where(*where, _E.site == site, _E.seq > cursor)
+                        .where(*where, *bound, _E.site == site, _E.seq > cursor)
                         .order_by(_E.seq)
                         .limit(_STREAM_BATCH),
                     )
