@@ -285,3 +285,40 @@ def test_payload_parsing_fares_as_json_loads(text: str) -> None:
     row = ("s", 1, "", "", "", "", text, "", "")
     parsed = _outcome(lambda: next(iter(export._parse_rows([row])))[1])
     assert parsed == _outcome(json.loads, text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    offsets=st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=40),
+    lo=st.integers(min_value=-10, max_value=410),
+    span=st.integers(min_value=0, max_value=200),
+    after_seq=st.integers(min_value=0, max_value=45),
+    open_end=st.sampled_from(["none", "start", "end"]),
+)
+def test_a_range_read_finds_back_dated_entries(
+    tmp_path_factory: pytest.TempPathFactory,
+    offsets: list[int],
+    lo: int,
+    span: int,
+    after_seq: int,
+    open_end: str,
+) -> None:
+    from ingest_server.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('range')}/records.db")
+    try:
+        log = InspectionLog(engine, ManualClock(T0 + timedelta(days=30)))
+        log.create_tables()
+        category, payload, actor = PAYLOADS[3]
+        # Occurred times in any order: back-dated records break seq ↔ time order.
+        log.append_many(
+            "s", [NewEntry(category, payload, actor, T0 + timedelta(hours=h)) for h in offsets]
+        )
+        start = None if open_end == "start" else T0 + timedelta(hours=lo)
+        end = None if open_end == "end" else T0 + timedelta(hours=lo + span)
+        query = Query(site="s", start=start, end=end)
+        every = list(log.entries(Query(site="s")))
+        expected = [e.seq for e in every if query.matches(e) and e.seq > after_seq]
+        assert [e.seq for e in log.entries(query, after_seq=after_seq)] == expected
+    finally:
+        engine.dispose()
