@@ -117,13 +117,23 @@ def fill(store: SqliteStore, records: Records, registry: Registry, now: datetime
     return written
 
 
+CPU: list[float] = []
+
+
 def timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Wall times of ``repeat`` calls; their CPU times go to ``CPU`` (the last call's last)."""
     out = []
     for _ in range(repeat):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)
+        CPU.append(time.process_time() - c0)
     return out
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
@@ -144,8 +154,11 @@ def main() -> None:
         fill_s = time.perf_counter() - t0
         service = SimpleNamespace(store=store, records=records)
         hub = LiveHub()
+        load = _load()
         cold = timed(lambda: overview(service, hub, registry.sites, now), 1)  # type: ignore[arg-type]
+        cold_cpu = CPU[-1]
         warm = timed(lambda: overview(service, hub, registry.sites, now), args.repeat)  # type: ignore[arg-type]
+        warm_cpu = statistics.median(CPU[-args.repeat :])
         size = len(overview(service, hub, registry.sites, now).model_dump_json())  # type: ignore[arg-type]
         one = timed(lambda: site_view(service, hub, registry.sites[0], now), args.repeat)  # type: ignore[arg-type]
         store.close()
@@ -155,10 +168,14 @@ def main() -> None:
         f"{args.sites} sites, {args.sites * args.rooms} rooms, {devices} devices, "
         f"{readings} readings stored in {fill_s:.1f} s"
     )
-    print(f"overview, cold (hub seeded from the store): {cold[0] * 1000:.0f} ms")
+    print(f"load average before the queries: {load}")
+    print(
+        f"overview, cold (hub seeded from the store): {cold[0] * 1000:.0f} ms"
+        f" (CPU {cold_cpu * 1000:.0f} ms)"
+    )
     print(
         f"overview, warm: median {statistics.median(warm) * 1000:.0f} ms of {args.repeat}; "
-        f"JSON {size / 1024:.0f} KiB"
+        f"JSON {size / 1024:.0f} KiB (CPU median {warm_cpu * 1000:.0f} ms)"
     )
     print(f"site view (one site): median {statistics.median(one) * 1000:.1f} ms")
 

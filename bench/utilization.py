@@ -6,7 +6,11 @@ computation is timed (building the samples is not); the store's query time is se
 Occupancy series are built twice: from typed tuples with UTC datetimes, and from columns
 (POSIX seconds and values, as a store returns them).
 
-Run: .venv/bin/python bench/utilization.py [--days 30] [--rooms 20] [--repeat 3]
+Run: .venv/bin/python bench/utilization.py [--days 30] [--rooms 20] [--repeat 3] [--store]
+
+``--store`` also writes the samples to a SQLite telemetry store (as one reading each) and times
+what ``GET /sites/{id}/utilization`` runs on it: the store's 5-minute buckets per room
+(``ingest_server._occupancy.room_series``), the report, and its JSON (the response body).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rules import (
@@ -100,6 +105,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rooms", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--store", action="store_true", help="also the endpoint on a store")
     args = parser.parse_args()
     site = build_site(args.rooms)
     counts, counters = samples(args.days, args.rooms, seed=1)
@@ -146,11 +152,92 @@ def main() -> int:
         f"{len(report.underused)} under-used functions, {len(report.complementary)} staggered-use "
         f"pairs, {corrections} drift corrections"
     )
+    if args.store:
+        _endpoint(site, counts, counters, start, end, args.repeat)
+    print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(
         "reproduce: .venv/bin/python bench/utilization.py "
         f"--days {args.days} --rooms {args.rooms} --repeat {args.repeat}"
+        + (" --store" if args.store else "")
     )
     return 0
+
+
+def _endpoint(
+    site: Site,
+    counts: dict[str, list[CountSample]],
+    counters: dict[str, list[CounterSample]],
+    start: datetime,
+    end: datetime,
+    repeat: int,
+) -> None:
+    """The endpoint's work on a SQLite store holding the samples."""
+    import tempfile
+
+    from ingest_server import StoredReading
+    from ingest_server._occupancy import room_series
+    from ingest_server.store import SqliteStore
+    from protocol import OccupancyReading, OccupancySource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "telemetry.db")
+        try:
+            t0 = time.perf_counter()
+            batch: list[StoredReading] = []
+
+            def flush() -> None:
+                store.write(batch)
+                batch.clear()
+
+            for room, rows_c in counts.items():
+                for i, c in enumerate(rows_c):
+                    reading = OccupancyReading(
+                        id=f"{room}-{i}",
+                        device=f"{room}-p",
+                        ts=c.ts,
+                        source=OccupancySource.PRESENCE,
+                        count=c.value,
+                    )
+                    batch.append(StoredReading(reading, site.id, "gw", room, False))
+                    if len(batch) >= 5000:
+                        flush()
+            for room, rows_d in counters.items():
+                for i, d in enumerate(rows_d):
+                    reading = OccupancyReading(
+                        id=f"{room}-{i}",
+                        device=f"{room}-c",
+                        ts=d.ts,
+                        source=OccupancySource.COUNTER,
+                        entries=d.entries,
+                        exits=d.exits,
+                    )
+                    batch.append(StoredReading(reading, site.id, "gw", room, False))
+                    if len(batch) >= 5000:
+                        flush()
+            flush()
+            print(f"store: {store.count():,} readings written in {time.perf_counter() - t0:.0f} s")
+            query_t, report_t, json_t, cpu_t = [], [], [], []
+            for _ in range(repeat):
+                c0 = time.process_time()
+                t0 = time.perf_counter()
+                series = room_series(store, site, start, end)
+                t1 = time.perf_counter()
+                report = utilization_report(site, series, start=start, end=end)
+                t2 = time.perf_counter()
+                body = report.model_dump_json()
+                t3 = time.perf_counter()
+                cpu_t.append(time.process_time() - c0)
+                query_t.append(t1 - t0)
+                report_t.append(t2 - t1)
+                json_t.append(t3 - t2)
+        finally:
+            store.close()
+    med = statistics.median
+    print(f"endpoint: store buckets (room_series) median {med(query_t):.3f} s")
+    print(f"endpoint: utilization report              median {med(report_t):.3f} s")
+    print(f"endpoint: response JSON ({len(body) / 1024:.0f} KiB)        median {med(json_t):.3f} s")
+    total = med(a + b + c for a, b, c in zip(query_t, report_t, json_t, strict=True))
+    print(f"endpoint total: median {total:.3f} s (CPU {med(cpu_t):.3f} s) over {repeat} runs")
 
 
 if __name__ == "__main__":

@@ -4,14 +4,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
 from dashboards._live import RESET_AT, LiveHub, reset_day
+from dashboards._seed import CounterRoom, counter_baselines
 from rules import (
     Capacity,
     ComplianceReport,
@@ -39,9 +41,6 @@ __all__ = [
 
 # RULES.md B, device.silent / gateway.offline: silent after 3 × the reporting interval.
 SILENT_FACTOR = 3
-# Raw readings per store query; within the port's MAX_SERIES_LIMIT (10,000), so a full page
-# means more may follow.
-_PAGE = 5_000
 # Readings a gateway stamped slightly ahead of the server's clock still count.
 _FUTURE_SLACK = timedelta(minutes=5)
 
@@ -194,55 +193,92 @@ def _gateways(site: Site, statuses: list[dict[str, Any]], now: datetime) -> list
     return out
 
 
-def _room_occupancy(
-    service: IngestService,
-    hub: LiveHub,
-    site: Site,
-    latest: list[StoredReading],
-    now: datetime,
-) -> dict[str, tuple[int | None, bool | None, str, datetime | None]]:
-    """Per room: (occupancy, occupied, source, updated), seeding the hub from the store."""
+_Occupancy = dict[str, tuple[int | None, bool | None, str, datetime | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Seed:
+    """What the store says of a room the hub does not know yet (its counter part comes from
+    :func:`dashboards._seed.counter_baselines`)."""
+
+    site: str
+    room: str
+    counts: dict[str, int]
+    occupied: dict[str, bool]
+    counters: tuple[str, ...]
+    ts: datetime | None
+
+
+def _seeds(hub: LiveHub, site: Site, latest: list[StoredReading]) -> list[_Seed]:
+    """The rooms of ``site`` the hub has to be seeded with, and their latest occupancy."""
     hub.set_timezone(site.id, site.timezone)
     occupancy_devices: dict[str, list[str]] = {}
     for _gateway, device in site.devices():
         if device.room is not None and device.kind.value in ("counter", "presence"):
             occupancy_devices.setdefault(device.room, []).append(device.id)
     latest_occ = {s.device: s for s in latest if s.kind == "occupancy"}
-    today = reset_day(now, site.timezone)
-    out: dict[str, tuple[int | None, bool | None, str, datetime | None]] = {}
+    out: list[_Seed] = []
     for room in site.rooms:
         state = hub.room(site.id, room.id)
-        if state is None or (state.has_counter and state.counter is None):
-            counts: dict[str, int] = {}
-            occupied: dict[str, bool] = {}
-            counters: list[str] = []
-            ts: datetime | None = None
-            for device_id in occupancy_devices.get(room.id, []):
-                reading = latest_occ.get(device_id)
-                if reading is None:
-                    continue
-                fields = reading.fields()
-                ts = reading.ts if ts is None or reading.ts > ts else ts
-                if "count" in fields:
-                    counts[device_id] = int(fields["count"])
-                elif "occupied" in fields:
-                    occupied[device_id] = bool(fields["occupied"])
-                else:
-                    counters.append(device_id)
-            counter, ids = (
-                _counter_since_reset(service, site, counters, now) if counters else (None, set())
-            )
+        if state is not None and not (state.has_counter and state.counter is None):
+            continue
+        counts: dict[str, int] = {}
+        occupied: dict[str, bool] = {}
+        counters: list[str] = []
+        ts: datetime | None = None
+        for device_id in occupancy_devices.get(room.id, []):
+            reading = latest_occ.get(device_id)
+            if reading is None:
+                continue
+            fields = reading.fields()
+            ts = reading.ts if ts is None or reading.ts > ts else ts
+            if "count" in fields:
+                counts[device_id] = int(fields["count"])
+            elif "occupied" in fields:
+                occupied[device_id] = bool(fields["occupied"])
+            else:
+                counters.append(device_id)
+        out.append(_Seed(site.id, room.id, counts, occupied, tuple(counters), ts))
+    return out
+
+
+def _seed_hub(
+    service: IngestService, hub: LiveHub, sites: Sequence[tuple[Site, list[_Seed]]], now: datetime
+) -> None:
+    """Seed the hub with ``sites``' rooms, the counter baselines of all of them in one go."""
+    end = now + _FUTURE_SLACK
+    wanted: list[CounterRoom] = []
+    todays: dict[str, date] = {}
+    for site, seeds in sites:
+        today = todays[site.id] = reset_day(now, site.timezone)
+        start = datetime.combine(today, RESET_AT, tzinfo=ZoneInfo(site.timezone))
+        wanted.extend(
+            CounterRoom(seed.site, seed.room, seed.counters, start, end)
+            for seed in seeds
+            if seed.counters
+        )
+    baselines = counter_baselines(service.store, wanted)
+    for site, seeds in sites:
+        for seed in seeds:
+            counter, ids = baselines.get((seed.site, seed.room), (None, set()))
             hub.seed(
-                site.id,
-                room.id,
-                counts,
+                seed.site,
+                seed.room,
+                seed.counts,
                 counter,
-                today if counter is not None else None,
-                occupied,
-                ts,
+                todays[site.id] if counter is not None else None,
+                seed.occupied,
+                seed.ts,
                 ids,
             )
-            state = hub.room(site.id, room.id)
+
+
+def _room_occupancy(hub: LiveHub, site: Site, now: datetime) -> _Occupancy:
+    """Per room of a seeded site: (occupancy, occupied, source, updated)."""
+    today = reset_day(now, site.timezone)
+    out: _Occupancy = {}
+    for room in site.rooms:
+        state = hub.room(site.id, room.id)
         if state is None:
             out[room.id] = (None, None, "none", None)
             continue
@@ -260,39 +296,14 @@ def _room_occupancy(
     return out
 
 
-def _counter_since_reset(
-    service: IngestService, site: Site, devices: list[str], now: datetime
-) -> tuple[int, set[str]]:
-    """Entries − exits of ``devices`` since today's reset, never below zero, and the ids of the
-    readings counted (raw readings: the hub must know which ones the value includes)."""
-    zone = ZoneInfo(site.timezone)
-    start = datetime.combine(reset_day(now, site.timezone), RESET_AT, tzinfo=zone)
-    end = now + _FUTURE_SLACK
-    readings: dict[str, StoredReading] = {}
-    for device in devices:
-        since = start
-        while True:
-            page = service.store.series(device, since, end, kind="occupancy", limit=_PAGE)
-            fresh = [r for r in page if r.id not in readings]
-            readings.update((r.id, r) for r in fresh)
-            if len(page) < _PAGE or not fresh:
-                break
-            since = page[-1].ts
-    value = 0
-    ids: set[str] = set()
-    for reading in sorted(readings.values(), key=lambda r: (r.ts, r.id)):
-        fields = reading.fields()
-        if "entries" in fields:
-            value = max(0, value + int(fields["entries"]) - int(fields.get("exits", 0)))
-            ids.add(reading.id)
-    return value, ids
-
-
 def site_view(service: IngestService, hub: LiveHub, site: Site, now: datetime) -> SiteView:
     """The site page's data."""
     latest = service.store.latest(site=site.id)
     caps = _capacities(site)
-    occ = _room_occupancy(service, hub, site, latest, now)
+    seeds = _seeds(hub, site, latest)
+    if seeds:
+        _seed_hub(service, hub, [(site, seeds)], now)
+    occ = _room_occupancy(hub, site, now)
     rooms = [
         RoomView(
             id=room.id,
@@ -337,11 +348,17 @@ def overview(
     status_by_site: dict[str, list[dict[str, Any]]] = {}
     for st in statuses_all:
         status_by_site.setdefault(st["site"], []).append(st)
+    sites = list(sites)
+    to_seed = [
+        (site, seeds) for site in sites if (seeds := _seeds(hub, site, by_site.get(site.id, [])))
+    ]
+    if to_seed:
+        _seed_hub(service, hub, to_seed, now)
     out: list[SiteSummary] = []
     for site in sites:
         latest = by_site.get(site.id, [])
         caps = _capacities(site)
-        occ = _room_occupancy(service, hub, site, latest, now)
+        occ = _room_occupancy(hub, site, now)
         devices = _devices(site, latest, now)
         gateways = _gateways(site, status_by_site.get(site.id, []), now)
         report = _compliance(site)

@@ -15,14 +15,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import json.scanner
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from ingest_server.inspection_log._checklists import checklist_label
-from ingest_server.inspection_log._log import InspectionLog, Query
+from ingest_server.inspection_log._log import EntryTuple, InspectionLog, Query
 from ingest_server.inspection_log._models import Category, Entry, format_ts, parse_ts
 from ingest_server.inspection_log._pdfwriter import CjkFont, StreamingPdf
 from ingest_server.inspection_log._signing import Signer
@@ -146,8 +148,11 @@ def category_label(category: str, lang: Lang) -> str:
 def _value(value: Any, lang: Lang) -> str:
     if value is None:
         return "—"
-    if isinstance(value, str) and value in _OUTCOMES:
-        return _OUTCOMES[value][0 if lang == "zh" else 1]
+    if isinstance(value, str):
+        outcome = _OUTCOMES.get(value)
+        if outcome is not None:
+            return outcome[0 if lang == "zh" else 1]
+        return value
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
     if isinstance(value, list | tuple):
@@ -160,11 +165,14 @@ _MANUAL_CATEGORIES = frozenset(c.value for c in Category if c.manual)
 
 def describe(entry: Entry, lang: Lang) -> str:
     """A one-paragraph human description of an entry."""
-    payload = entry.payload
-    if entry.category in _MANUAL_CATEGORIES:
-        category = Category(entry.category)
+    return _describe(entry.category, entry.payload, lang)
+
+
+def _describe(category: str, payload: dict[str, Any], lang: Lang) -> str:
+    if category in _MANUAL_CATEGORIES:
+        manual = Category(category)
         items = "；".join(
-            f"{checklist_label(category, item, lang)}: {_value(outcome, lang)}"
+            f"{checklist_label(manual, item, lang)}: {_value(outcome, lang)}"
             for item, outcome in payload.get("checklist", {}).items()
         )
         if lang == "zh":
@@ -177,10 +185,10 @@ def describe(entry: Entry, lang: Lang) -> str:
             if payload.get(key):
                 text += f"{'；' if lang == 'zh' else '; '}{label} {payload[key]}"
         return text
-    template = _TEMPLATES.get(entry.category)
-    values = {k: _value(v, lang) for k, v in payload.items()}
+    template = _TEMPLATES.get(category)
     if template is None:
         return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    values = {k: _value(v, lang) for k, v in payload.items()}
     try:
         return template[0 if lang == "zh" else 1].format_map(values).strip()
     except KeyError:
@@ -193,6 +201,54 @@ def _local(ts: str, tz: tzinfo) -> str:
 
 def _local_short(ts: str, tz: tzinfo) -> str:
     return parse_ts(ts).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d\.\d{6}Z")
+_HOUR = timedelta(hours=1)
+# Hours remembered by _LocalTimes: entries come in time order, so a few hundred cover any
+# back-dated records among them, while a year (8,760 hours) would make memory grow with range.
+_HOURS_KEPT = 512
+_LAST_US = timedelta(hours=1, microseconds=-1)
+
+
+class _LocalTimes:
+    """``_local`` / ``_local_short`` of canonical timestamps, converted once per UTC hour.
+
+    Within a UTC hour whose offset is the same at both ends and a whole number of hours, local
+    minutes and seconds are the UTC ones, so the local text is the hour's prefix (date and hour),
+    the timestamp's own ``:MM:SS`` and the hour's suffix (the offset). Any other hour, and any
+    text that is not canonical (so that it raises as before), takes the per-timestamp path.
+    """
+
+    def __init__(self, tz: tzinfo, local: Callable[[str, tzinfo], str]) -> None:
+        self._tz = tz
+        self._local = local
+        self._hours: dict[str, tuple[str, str] | None] = {}
+
+    def __call__(self, ts: str) -> str:
+        key = ts[:13]
+        try:
+            cached = self._hours[key]
+        except KeyError:
+            if len(self._hours) >= _HOURS_KEPT:
+                self._hours.clear()
+            cached = self._hours[key] = self._hour(ts)
+        if cached is None or not _CANONICAL_TS.fullmatch(ts):
+            return self._local(ts, self._tz)
+        return cached[0] + ts[13:19] + cached[1]
+
+    def _hour(self, ts: str) -> tuple[str, str] | None:
+        if not _CANONICAL_TS.fullmatch(ts):
+            return None
+        start = parse_ts(ts[:13] + ":00:00.000000Z")
+        offset = start.astimezone(self._tz).utcoffset()
+        end_offset = (start + _LAST_US).astimezone(self._tz).utcoffset()
+        if offset is None or offset != end_offset or offset % _HOUR:
+            return None
+        text = self._local(format_ts(start), self._tz)
+        if len(text) < 19 or text[13:19] != ":00:00":
+            return None
+        return text[:13], text[19:]
 
 
 # Characters that make Excel and LibreOffice treat a cell as a formula (CSV injection).
@@ -271,36 +327,116 @@ class ExportMeta:
         return f"inspection-log_{site}_{start}-{end}.{fmt}"
 
 
+def _entry_tuple(entry: Entry) -> EntryTuple:
+    return (
+        entry.site,
+        entry.seq,
+        entry.recorded_at,
+        entry.occurred_at,
+        entry.category,
+        entry.actor,
+        "",
+        entry.prev_hash,
+        entry.hash,
+    )
+
+
+def _parsed(entries: Iterable[Entry]) -> Iterator[tuple[EntryTuple, dict[str, Any]]]:
+    return ((_entry_tuple(e), e.payload) for e in entries)
+
+
+def _parse_rows(rows: Iterable[EntryTuple]) -> Iterator[tuple[EntryTuple, dict[str, Any]]]:
+    for row in rows:
+        text = row[6]
+        # json.loads(text) without its whitespace skipping around the value, which stored
+        # canonical text never has; anything else goes to json.loads itself.
+        try:
+            payload, end = _SCAN(text, 0)
+        except StopIteration:
+            payload, end = _LOADS(text), len(text)
+        if end != len(text):
+            payload = _LOADS(text)
+        yield row, payload
+
+
+# json.dumps(value, ensure_ascii=False, sort_keys=True) and json.loads, built once.
+_DUMPS = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+_DECODER = json.JSONDecoder()
+_LOADS = _DECODER.decode
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, _DECODER))
+# How that encoder writes a string (with its quotes).
+_STR: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _spaced(canonical: str) -> str:
+    """``_DUMPS(json.loads(canonical))`` of a payload's stored canonical JSON, without parsing.
+
+    The canonical text has sorted keys, no whitespace and the same scalar text as ``_DUMPS``;
+    the two differ only in the separators (``,`` and ``:`` against ``, `` and ``: ``). Without a
+    backslash, no string holds a ``"``, so splitting on ``"`` leaves the text outside strings at
+    even indexes: there every ``,`` and ``:`` is a separator.
+    """
+    if "\\" in canonical:
+        return _DUMPS(_LOADS(canonical))
+    parts = canonical.split('"')
+    # JSON text holds no raw NUL (encoders escape control characters), so it can join the
+    # outside parts for two replace calls in all.
+    outside = "\0".join(parts[::2]).replace(",", ", ").replace(":", ": ")
+    parts[::2] = outside.split("\0")
+    return '"'.join(parts)
+
+
 def csv_chunks(entries: Iterable[Entry], meta: ExportMeta, lang: Lang) -> Iterator[bytes]:
     """CSV (UTF-8 with BOM, CRLF), a chunk per few hundred rows."""
+    return _csv(_parsed(entries), meta, lang)
+
+
+def _csv(
+    rows: Iterable[tuple[EntryTuple, dict[str, Any]]], meta: ExportMeta, lang: Lang
+) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(_CSV_HEADERS[lang])
     yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
     buffer.seek(0)
     buffer.truncate()
-    for rows, entry in enumerate(entries, start=1):
-        writer.writerow(
+    local = _LocalTimes(meta.tz, _local)
+    site_cells: dict[str, str] = {}
+    labels = {category: category_label(category, lang) for category in CATEGORY_LABELS}
+    batch: list[tuple[object, ...]] = []
+    for row, payload in rows:
+        site, seq, recorded_at, occurred_at, category, actor, text, _prev, digest = row
+        site_cell = site_cells.get(site)
+        if site_cell is None:
+            site_cell = site_cells[site] = _cell(meta.site_name(site))
+        batch.append(
             (
-                entry.site,
-                _cell(meta.site_name(entry.site)),
-                entry.seq,
-                _local(entry.occurred_at, meta.tz),
-                _local(entry.recorded_at, meta.tz),
-                category_label(entry.category, lang),
-                entry.category,
-                _cell(entry.actor),
-                _cell(describe(entry, lang)),
-                json.dumps(entry.payload, ensure_ascii=False, sort_keys=True),
-                entry.hash,
+                site,
+                site_cell,
+                seq,
+                local(occurred_at),
+                local(recorded_at),
+                labels.get(category, category),
+                category,
+                _cell(actor),
+                _cell(_describe(category, payload, lang)),
+                _spaced(text) if text else _DUMPS(payload),
+                digest,
             )
         )
-        if rows % _CSV_ROWS_PER_CHUNK == 0:
+        if len(batch) == _CSV_ROWS_PER_CHUNK:
+            writer.writerows(batch)
+            batch.clear()
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-    if buffer.tell():
+    if batch:
+        writer.writerows(batch)
         yield buffer.getvalue().encode("utf-8")
+
+
+# An EntryTuple whose payload is either its stored text or already parsed.
+_JsonRow = tuple[str, int, str, str, str, str, str | dict[str, Any], str, str]
 
 
 def json_chunks(
@@ -310,6 +446,31 @@ def json_chunks(
     now: Callable[[], datetime] | None = None,
 ) -> Iterator[bytes]:
     """JSON with the chain: a header line, one entry (or link) per line, then heads."""
+    return _json(map(_span_item, items), meta, signer, now)
+
+
+def _span_item(item: Entry | Link) -> tuple[bool, _JsonRow]:
+    if isinstance(item, Link):
+        return False, (item.site, item.seq, "", "", "", "", "", item.prev_hash, item.hash)
+    return True, (
+        item.site,
+        item.seq,
+        item.recorded_at,
+        item.occurred_at,
+        item.category,
+        item.actor,
+        item.payload,
+        item.prev_hash,
+        item.hash,
+    )
+
+
+def _json(
+    rows: Iterable[tuple[bool, _JsonRow]],
+    meta: ExportMeta,
+    signer: Signer | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> Iterator[bytes]:
     exported_at = meta.exported_at or (now() if now else None)
     header = {
         "format": EXPORT_FORMAT,
@@ -330,13 +491,27 @@ def json_chunks(
     heads: dict[str, tuple[int, str]] = {}
     count = 0
     lines: list[str] = []
-    for item in items:
-        if isinstance(item, Link):
-            obj: dict[str, Any] = {"link": True, **item.model_dump()}
+    for matched, row in rows:
+        site, seq, recorded_at, occurred_at, category, actor, payload, prev_hash, digest = row
+        # The line json.dumps(entry or link, ensure_ascii=False, sort_keys=True) writes, put
+        # together from its parts: the keys in sorted order, each value as that encoder
+        # writes it.
+        number = str(seq) if type(seq) is int else _DUMPS(seq)
+        if matched:
+            body = _spaced(payload) if isinstance(payload, str) else _DUMPS(payload)
+            line = (
+                f'{{"actor": {_STR(actor)}, "category": {_STR(category)}, '
+                f'"hash": {_STR(digest)}, "occurred_at": {_STR(occurred_at)}, '
+                f'"payload": {body}, "prev_hash": {_STR(prev_hash)}, '
+                f'"recorded_at": {_STR(recorded_at)}, "seq": {number}, "site": {_STR(site)}}}'
+            )
         else:
-            obj = item.model_dump()
-        lines.append(("," if count else "") + json.dumps(obj, ensure_ascii=False, sort_keys=True))
-        heads[item.site] = (item.seq, item.hash)
+            line = (
+                f'{{"hash": {_STR(digest)}, "link": true, "prev_hash": {_STR(prev_hash)}, '
+                f'"seq": {number}, "site": {_STR(site)}}}'
+            )
+        lines.append("," + line if count else line)
+        heads[site] = (seq, digest)
         count += 1
         if len(lines) >= _CSV_ROWS_PER_CHUNK:
             yield ("\n".join(lines) + "\n").encode()
@@ -402,6 +577,16 @@ def pdf_chunks(
     summary: Mapping[str, int],
 ) -> Iterator[bytes]:
     """PDF: cover (site, range, summary table), then the entries, a page at a time."""
+    return _pdf(_parsed(entries), meta, lang, font, summary)
+
+
+def _pdf(
+    rows: Iterable[tuple[EntryTuple, dict[str, Any]]],
+    meta: ExportMeta,
+    lang: Lang,
+    font: CjkFont,
+    summary: Mapping[str, int],
+) -> Iterator[bytes]:
     t = _PDF_TEXT[lang]
     site_title = (
         f"{meta.site_name(meta.query.site)}（{meta.query.site}）"
@@ -480,17 +665,19 @@ def pdf_chunks(
 
     canvas = None
     y = 0.0
-    for entry in entries:
+    local = _LocalTimes(meta.tz, _local_short)
+    for row, payload in rows:
+        site, seq, _recorded, occurred_at, category, actor, _text, _prev, digest = row
         cells = [
-            str(entry.seq),
-            _local_short(entry.occurred_at, meta.tz),
-            category_label(entry.category, lang),
-            entry.actor,
-            describe(entry, lang),
-            entry.hash[:12],
+            str(seq),
+            local(occurred_at),
+            category_label(category, lang),
+            actor,
+            _describe(category, payload, lang),
+            digest[:12],
         ]
         if multi_site:
-            cells.insert(0, entry.site)
+            cells.insert(0, site)
         wrapped = [
             font.wrap(cell, size, w - 6, 3 if i == detail_index else 1)
             for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
@@ -574,9 +761,9 @@ class Exporter:
                 progress(done)
 
         if fmt == "csv":
-            return csv_chunks(counted(self._log.entries(query)), meta, lang)
+            return _csv(counted(_parse_rows(self._log.rows(query))), meta, lang)
         if fmt == "json":
-            return json_chunks(counted(self._log.span(query)), meta, self._signer)
+            return _json(counted(self._log.span_rows(query)), meta, self._signer)
         if self._font is None:
             from ingest_server.inspection_log._pdfwriter import find_cjk_font, load_font
 
@@ -584,4 +771,4 @@ class Exporter:
         else:
             font = self._font()
         summary = self._log.counts_by_category(query)
-        return pdf_chunks(counted(self._log.entries(query)), meta, lang, font, summary)
+        return _pdf(counted(_parse_rows(self._log.rows(query))), meta, lang, font, summary)

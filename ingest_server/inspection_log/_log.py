@@ -13,13 +13,13 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ingest_server.inspection_log._errors import ChainConflict, InvalidRecord, SignatureError
@@ -48,7 +48,15 @@ from ingest_server.inspection_log._tables import (
 from ingest_server.inspection_log._verify import Anchor, Link, VerifyReport, verify_chain
 from protocol import Clock
 
-__all__ = ["DAYS_5_YEARS", "Head", "InspectionLog", "NewEntry", "Query", "RetentionPolicy"]
+__all__ = [
+    "DAYS_5_YEARS",
+    "EntryTuple",
+    "Head",
+    "InspectionLog",
+    "NewEntry",
+    "Query",
+    "RetentionPolicy",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,26 +111,67 @@ class Query:
     categories: frozenset[Category] | None = None
 
     def matches(self, entry: Entry) -> bool:
-        if self.site is not None and entry.site != self.site:
-            return False
-        if self.start is not None and entry.occurred_at < format_ts(self.start):
-            return False
-        if self.end is not None and entry.occurred_at >= format_ts(self.end):
-            return False
-        return self.categories is None or entry.category in self.categories
+        return self.matcher()(entry.site, entry.occurred_at, entry.category)
+
+    def matcher(self) -> Callable[[str, str, str], bool]:
+        """``matches`` on (site, occurred_at, category), with the bounds formatted once."""
+        site, categories = self.site, self.categories
+        start = format_ts(self.start) if self.start is not None else None
+        end = format_ts(self.end) if self.end is not None else None
+
+        def match(entry_site: str, occurred_at: str, category: str) -> bool:
+            if site is not None and entry_site != site:
+                return False
+            if start is not None and occurred_at < start:
+                return False
+            if end is not None and occurred_at >= end:
+                return False
+            return categories is None or category in categories
+
+        return match
 
 
-def _row_entry(row: Any) -> Entry:
+# An entry as stored: (site, seq, recorded_at, occurred_at, category, actor, payload as its
+# canonical JSON text, prev_hash, hash). Exports format these directly: building an Entry model
+# per row costs more than formatting the row.
+EntryTuple = tuple[str, int, str, str, str, str, str, str, str]
+
+_ROW_COLUMNS = (
+    _E.site,
+    _E.seq,
+    _E.recorded_at,
+    _E.occurred_at,
+    _E.category,
+    _E.actor,
+    _E.payload,
+    _E.prev_hash,
+    _E.hash,
+)
+
+
+def _fetch_all(conn: Connection, statement: Select[Any]) -> list[EntryTuple]:
+    """The rows of ``statement`` as the driver returns them: every column is text or an
+    integer, so SQLAlchemy's per-row result processing would only add cost."""
+    result = conn.execute(statement)
+    try:
+        rows = cast(list[EntryTuple], result.cursor.fetchall())
+    finally:
+        result.close()
+    return rows
+
+
+def _row_entry(row: EntryTuple) -> Entry:
+    site, seq, recorded_at, occurred_at, category, actor, payload, prev_hash, digest = row
     return Entry(
-        site=row.site,
-        seq=row.seq,
-        recorded_at=row.recorded_at,
-        occurred_at=row.occurred_at,
-        category=row.category,
-        actor=row.actor,
-        payload=json.loads(row.payload),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
+        site=site,
+        seq=seq,
+        recorded_at=recorded_at,
+        occurred_at=occurred_at,
+        category=category,
+        actor=actor,
+        payload=json.loads(payload),
+        prev_hash=prev_hash,
+        hash=digest,
     )
 
 
@@ -345,28 +394,52 @@ class InspectionLog:
     def entries(self, query: Query, *, after_seq: int = 0) -> Iterator[Entry]:
         """Matching entries ordered by site then seq, streamed in batches (constant memory);
         with a site, only those after ``after_seq``."""
+        return map(_row_entry, self.rows(query, after_seq=after_seq))
+
+    def rows(self, query: Query, *, after_seq: int = 0) -> Iterator[EntryTuple]:
+        """:meth:`entries` as stored tuples (:data:`EntryTuple`), for exports."""
         where = self._where(query)
         sites = [query.site] if query.site is not None else self.sites()
         for site in sites:
             cursor = after_seq if query.site is not None else 0
+            last: int | None = None
+            if query.start is not None or query.end is not None:
+                # A time range: the seqs it spans, from the (site, occurred_at) index, so that
+                # the pages below neither walk the years before it nor those after it.
+                with self._engine.connect() as conn:
+                    lo, last = conn.execute(
+                        select(func.min(_E.seq), func.max(_E.seq)).where(*where, _E.site == site)
+                    ).one()
+                if lo is None:
+                    continue
+                cursor = max(cursor, lo - 1)
+            bound = [] if last is None else [_E.seq <= last]
             while True:
                 # Keyset pagination on the (site, seq) unique index: each batch is an index seek.
                 with self._engine.connect() as conn:
-                    rows = conn.execute(
-                        select(ENTRIES)
-                        .where(*where, _E.site == site, _E.seq > cursor)
+                    rows = _fetch_all(
+                        conn,
+                        select(*_ROW_COLUMNS)
+                        .where(*where, *bound, _E.site == site, _E.seq > cursor)
                         .order_by(_E.seq)
-                        .limit(_STREAM_BATCH)
-                    ).all()
-                for row in rows:
-                    yield _row_entry(row)
+                        .limit(_STREAM_BATCH),
+                    )
+                yield from rows
                 if len(rows) < _STREAM_BATCH:
                     break
-                cursor = rows[-1].seq
+                cursor = rows[-1][1]
 
     def span(self, query: Query) -> Iterator[Entry | Link]:
         """The contiguous chain segment per site covering the matching entries: matching ones as
         entries, the others as :class:`Link` (so a filtered export still verifies)."""
+        for matched, row in self.span_rows(query):
+            if matched:
+                yield _row_entry(row)
+            else:
+                yield Link(site=row[0], seq=row[1], prev_hash=row[7], hash=row[8])
+
+    def span_rows(self, query: Query) -> Iterator[tuple[bool, EntryTuple]]:
+        """:meth:`span` as (matches the query, stored tuple) pairs, for exports."""
         bounds_q = (
             select(_E.site, func.min(_E.seq), func.max(_E.seq))
             .where(*self._where(query))
@@ -375,30 +448,23 @@ class InspectionLog:
         )
         with self._engine.connect() as conn:
             bounds = conn.execute(bounds_q).all()
+        match = query.matcher()
         for site, lo, hi in bounds:
             cursor = lo - 1
             while cursor < hi:
                 with self._engine.connect() as conn:
-                    rows = conn.execute(
-                        select(ENTRIES)
+                    rows = _fetch_all(
+                        conn,
+                        select(*_ROW_COLUMNS)
                         .where(_E.site == site, _E.seq > cursor, _E.seq <= hi)
                         .order_by(_E.seq)
-                        .limit(_STREAM_BATCH)
-                    ).all()
+                        .limit(_STREAM_BATCH),
+                    )
                 if not rows:
                     break
                 for row in rows:
-                    entry = _row_entry(row)
-                    if query.matches(entry):
-                        yield entry
-                    else:
-                        yield Link(
-                            site=entry.site,
-                            seq=entry.seq,
-                            prev_hash=entry.prev_hash,
-                            hash=entry.hash,
-                        )
-                cursor = rows[-1].seq
+                    yield match(row[0], row[3], row[4]), row
+                cursor = rows[-1][1]
 
     def count(self, query: Query) -> int:
         with self._engine.connect() as conn:

@@ -11,6 +11,7 @@ embedded and text extracts through ToUnicode maps.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import zlib
 from array import array
@@ -80,10 +81,13 @@ class CjkFont:
 
     def _units(self, text: str) -> list[float]:
         widths = self._widths
-        missing = [ch for ch in text if ch not in widths]
-        for ch in missing:
-            widths[ch] = float(self.tt.stringWidth(ch, 1000))
-        return [widths[ch] for ch in text]
+        try:
+            return list(map(widths.__getitem__, text))
+        except KeyError:
+            for ch in text:
+                if ch not in widths:
+                    widths[ch] = float(self.tt.stringWidth(ch, 1000))
+            return list(map(widths.__getitem__, text))
 
     def width(self, text: str, size: float) -> float:
         """Advance width of ``text`` at ``size`` points (cached per character)."""
@@ -126,8 +130,14 @@ class PageCanvas:
     def text(self, x: float, y: float, value: str, size: float = 9, gray: float = 0.0) -> None:
         if not value:
             return
-        parts = [f"BT {gray:.2f} g 1 0 0 1 {x:.2f} {y:.2f} Tm"]
-        for subset, chunk in self._pdf.font.tt.splitString(value, self._pdf):
+        head = f"BT {gray:.2f} g 1 0 0 1 {x:.2f} {y:.2f} Tm"
+        runs = self._pdf.split(value)
+        if len(runs) == 1:
+            subset, chunk = runs[0]
+            self._ops.append(f"{head} /F{subset} {size:.1f} Tf <{chunk.hex()}> Tj ET")
+            return
+        parts = [head]
+        for subset, chunk in runs:
             parts.append(f"/F{subset} {size:.1f} Tf <{chunk.hex()}> Tj")
         parts.append("ET")
         self._ops.append(" ".join(parts))
@@ -158,6 +168,45 @@ class StreamingPdf:
         self._pos = 0
         self._next_obj = 5  # 1 catalog, 2 page tree, 3 resources, 4 info
         self._pages = array("q")
+        # The font's code of each character this document has used (``str.translate`` tables):
+        # what reportlab's splitString assigns, so that known text is encoded without it.
+        self._codes: dict[int, int] = {}
+        self._known: dict[int, None] = {}
+        self._runs: re.Pattern[str] | None = None
+        self._subsets = 0
+
+    def split(self, value: str) -> list[tuple[int, bytes]]:
+        """``font.tt.splitString(value, self)``: (subset, codes) runs of ``value``, assigning
+        codes to characters not seen before in this document."""
+        if not value or value.translate(self._known):
+            return self._split_new(value)
+        codes = value.translate(self._codes)
+        if max(codes) < "\u0100":
+            return [(0, codes.encode("latin-1"))]
+        if self._runs is None:
+            self._runs = re.compile(
+                "|".join(f"[{chr(n << 8)}-{chr((n << 8) | 0xFF)}]+" for n in range(self._subsets))
+            )
+        return [
+            (ord(run[0]) >> 8, run.encode("utf-16-be")[1::2]) for run in self._runs.findall(codes)
+        ]
+
+    def _split_new(self, value: str) -> list[tuple[int, bytes]]:
+        tt: Any = self.font.tt
+        result: list[tuple[int, bytes]] = tt.splitString(value, self)
+        state = tt.state[self]
+        glyphs = tt.face.charToGlyph
+        for ch in set(value):
+            code = 32 if ch == "\xa0" else ord(ch)
+            n = state.assignments.get(code, 0 if code not in glyphs else None)
+            # Codes that UTF-16 cannot carry alone (surrogates) stay on reportlab's path.
+            if n is not None and n < 0xD800:
+                self._codes[ord(ch)] = n
+                self._known[ord(ch)] = None
+        subsets = len(state.subsets)
+        if subsets != self._subsets:
+            self._subsets, self._runs = subsets, None
+        return result
 
     def _alloc(self) -> int:
         num = self._next_obj
