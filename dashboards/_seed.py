@@ -3,17 +3,14 @@ for many rooms in one go.
 
 The store port reads one device at a time and builds a full reading per row; a city overview
 asks for hundreds of counter devices with a day of readings each. On the SQLite store this
-module reads the five columns it needs (device, id, ts_us, entries, exits of ``readings``, as
-``ingest_server.store.SqliteStore`` lays them out since its schema version 1) straight from the
-store's file, one query per reset time and batch of devices, on its own short-lived read-only
-connection. Any other store, or a query that fails, takes the port (:meth:`series`), page by
-page, as before.
+module asks for plain columns instead (``SqliteStore.counter_columns``: one query per reset time
+and batch of devices, no reading objects); any other store, or a read that fails, takes the
+port (:meth:`series`), page by page.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,11 +28,6 @@ log = logging.getLogger(__name__)
 # Raw readings per port query; within the port's MAX_SERIES_LIMIT (10,000), so a full page
 # means more may follow.
 _PAGE = 5_000
-# Devices per SQL query: SQLite allows 32,766 host parameters; a few hundred keeps each
-# statement small and the IN list an index lookup per device.
-_DEVICES_PER_QUERY = 500
-# Readers wait for the writer's lock rather than fail, as the store's own readers do.
-_BUSY_TIMEOUT_MS = 10_000
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -96,33 +88,19 @@ def _from_sqlite(
 ) -> dict[tuple[str, str], Baseline]:
     found: dict[tuple[str, str], dict[str, tuple[str, int, int, int | None]]] = {}
     # (window) -> device -> the rooms counting it over that window.
-    windows: dict[tuple[int, int], dict[str, list[tuple[str, str]]]] = {}
+    windows: dict[tuple[datetime, datetime], dict[str, list[tuple[str, str]]]] = {}
     for room in rooms:
         key = (room.site, room.room)
         found[key] = {}
-        devices = windows.setdefault((_us(room.start), _us(room.end)), {})
+        devices = windows.setdefault((room.start, room.end), {})
         for device in room.devices:
             devices.setdefault(device, []).append(key)
-    conn = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA query_only=ON")
-        for (lo, hi), devices in windows.items():
-            names = sorted(devices)
-            for i in range(0, len(names), _DEVICES_PER_QUERY):
-                chunk = names[i : i + _DEVICES_PER_QUERY]
-                marks = ",".join("?" * len(chunk))
-                cursor = conn.execute(
-                    "SELECT device, id, ts_us, entries, exits FROM readings"  # noqa: S608
-                    f" WHERE device IN ({marks}) AND kind = 'occupancy'"
-                    " AND ts_us >= ? AND ts_us < ? AND entries IS NOT NULL",
-                    (*chunk, lo, hi),
-                )
-                for device, reading_id, ts_us, entries, exits in cursor:
-                    for key in devices[device]:
-                        found[key][reading_id] = (reading_id, ts_us, entries, exits)
-    finally:
-        conn.close()
+    for (start, end), devices in windows.items():
+        for device, reading_id, ts_us, entries, exits in store.counter_columns(
+            sorted(devices), start, end
+        ):
+            for key in devices[device]:
+                found[key][reading_id] = (reading_id, ts_us, entries, exits)
     return {key: _count(rows.values()) for key, rows in found.items()}
 
 
@@ -133,11 +111,12 @@ def counter_baselines(
     (time, id) order and never below zero, and the ids of the readings counted."""
     if not rooms:
         return {}
+    from ingest_server import StoreError
     from ingest_server.store import SqliteStore
 
     if isinstance(store, SqliteStore):
         try:
             return _from_sqlite(store, rooms)
-        except sqlite3.Error as exc:
-            log.warning("counter baselines: direct SQLite read failed (%s); using the port", exc)
+        except StoreError as exc:
+            log.warning("counter baselines: column read failed (%s); using the port", exc)
     return {(room.site, room.room): _from_port(store, room) for room in rooms}

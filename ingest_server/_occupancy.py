@@ -1,19 +1,17 @@
 """Occupancy series of a site's rooms from the store, for the utilization metrics of ``rules``.
 
-On the SQLite store the five-minute buckets are read as plain columns (the same query as
-``SqliteStore.occupancy`` on raw readings, without a bucket object and a datetime per bucket,
-which cost as much as the query for a 30-day report); any other store, or a failing read, goes
-through the port.
+On the SQLite store the five-minute buckets are read as plain columns
+(``SqliteStore.occupancy_columns``: no bucket object and datetime per bucket, which cost as much
+as the query for a 30-day report); any other store, or a failing read, goes through the port.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from ingest_server._model import OccupancyBucket, from_us, to_us
+from ingest_server._errors import StoreError
+from ingest_server._model import OccupancyBucket
 from ingest_server.store import SqliteStore, TimeSeriesStore
 from rules import (
     OccupancySeries,
@@ -80,37 +78,15 @@ def _column_series(
     return None
 
 
-# SqliteStore.occupancy's query on raw readings (a step that is not whole hours).
-_BUCKETS = (
-    "SELECT ts_us / :step * :step AS b, sum(count), count(count), sum(entries), sum(exits),"
-    " count(entries) FROM readings WHERE site = :site AND room = :room AND kind = 'occupancy'"
-    " AND ts_us >= :lo AND ts_us < :hi GROUP BY b ORDER BY b"
-)
-
-
-def _sqlite_series(
-    path: Path, site: Site, start: datetime, end: datetime, rooms: list[str]
+def _column_series_of(
+    store: SqliteStore, site: Site, start: datetime, end: datetime, rooms: list[str]
 ) -> dict[str, OccupancySeries]:
     series: dict[str, OccupancySeries] = {}
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        # As the store's own readers: wait for the writer rather than fail; never write.
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA query_only=ON")
-        for room in rooms:
-            params = {
-                "step": to_us(from_us(0) + STEP),
-                "site": site.id,
-                "room": room,
-                "lo": to_us(start),
-                "hi": to_us(end),
-            }
-            rows = conn.execute(_BUCKETS, params).fetchall()
-            found = _column_series(rows, timezone=site.timezone, start=start)
-            if found is not None:
-                series[room] = found
-    finally:
-        conn.close()
+    for room in rooms:
+        rows = store.occupancy_columns(site.id, room, start, end, STEP)
+        found = _column_series(rows, timezone=site.timezone, start=start)
+        if found is not None:
+            series[room] = found
     return series
 
 
@@ -125,11 +101,9 @@ def room_series(
     wanted = [room.id for room in site.rooms if rooms is None or room.id in rooms]
     if isinstance(store, SqliteStore):
         try:
-            return _sqlite_series(store.path, site, start, end, wanted)
-        except sqlite3.Error as exc:
-            log.warning(
-                "occupancy of %s: direct SQLite read failed (%s); using the port", site.id, exc
-            )
+            return _column_series_of(store, site, start, end, wanted)
+        except StoreError as exc:
+            log.warning("occupancy of %s: column read failed (%s); using the port", site.id, exc)
     series: dict[str, OccupancySeries] = {}
     for room_id in wanted:
         buckets = store.occupancy(site.id, room_id, start, end, STEP)
