@@ -44,6 +44,7 @@ from bench._load import (  # noqa: E402
     FilePublishers,
     Gateway,
     bench_registry,
+    probe_publisher,
     registry_yaml,
     write_files,
 )
@@ -73,6 +74,9 @@ _MARGIN = 1.4
 # (max_queued_bytes, 1 GiB, deploy/mosquitto/conf.d) and on disk. Consumers faster than
 # budget ÷ (warm-up + window) get a shorter window, which the notes say.
 _LOAD_BUDGET_BYTES = 400 * 2**20
+# With everything published, a consumer that stores nothing more for this long has dropped the
+# rest: 4 polls of the count, and longer than the batched Node-RED flow's 1 s join timeout.
+_STALL_S = 1.5
 # Bytes of one generated message: envelope plus readings (bench/_load.py's format).
 _MESSAGE_BYTES = {1: 240, 50: 7_400}
 
@@ -188,6 +192,7 @@ def _ingest_once(
     notes: list[str] = []
     consumer.start()
     try:
+        consumer.prime(probe_publisher(ctx.broker, ctx.load_gateways[0], per_message))
         watch = ProcWatch(consumer.pid)
         publishers.start()
         # A fast consumer may drain the capped load within the warm-up: keep the warm-up to a
@@ -204,17 +209,29 @@ def _ingest_once(
         a0 = acked() if acked else 0
         watch.begin()
         t0 = time.monotonic()
-        c1 = c0
+        c1, t1 = c0, t0
         while time.monotonic() - t0 < opts.duration:
             time.sleep(0.25)
-            publishers.poll()
+            done = publishers.poll()
             watch.sample()
-            c1 = consumer.count()
+            now_count = consumer.count()
+            if now_count != c1:
+                c1, t1 = now_count, time.monotonic()
             if c1 >= total:
                 notes.append("the load ran out before the window closed (window shortened)")
                 break
-        t1 = time.monotonic()
-        c1 = consumer.count()
+            if done and time.monotonic() - t1 > _STALL_S:
+                # Everything is published and nothing more is being stored: the consumer
+                # dropped the rest (see "lost"). The window ends at its last stored message,
+                # so what it stored is not diluted by idle time.
+                notes.append(
+                    "stored nothing more after the publishers finished: window ended at its "
+                    "last stored message"
+                )
+                break
+        else:
+            t1 = time.monotonic()
+            c1 = consumer.count()
         a1 = acked() if acked else 0
         watch.end()
         window = t1 - t0
@@ -249,11 +266,13 @@ def _ingest_once(
     finally:
         consumer.stop()
         publishers.stop()
+        notes += consumer.problems()
         for _, paths, _ in files:
             for path in paths:
                 path.unlink(missing_ok=True)
     if rate > 0:
         ctx.rates[key] = rate
+    notes.append(consumer.acks)
     return IngestRun(
         msgs_s=rate,
         readings_s=rate * per_message,
