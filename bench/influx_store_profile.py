@@ -15,6 +15,7 @@ import cProfile
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,12 +48,24 @@ def readings(n: int, gateways: int = 4, devices: int = 16) -> list[StoredReading
     return out
 
 
+def _spin(halt: threading.Event) -> None:
+    """Holds the GIL as much as a pure-Python loop does, until ``halt``."""
+    n = 0
+    while not halt.is_set():
+        n += sum(range(200))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--readings", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=100, help="readings per write() call")
     parser.add_argument("--flush-batch", type=int, default=None, help="InfluxStore batch_size")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--busy-thread",
+        action="store_true",
+        help="run a pure-Python thread meanwhile, as the server's MQTT network thread under load",
+    )
     args = parser.parse_args()
     data = readings(args.readings)
     with tempfile.TemporaryDirectory(prefix="linli-influx-store-") as tmp:
@@ -63,6 +76,9 @@ def main() -> int:
             influx.create_database("bench")
             extra = {"batch_size": args.flush_batch} if args.flush_batch else {}
             store = InfluxStore(influx.url, "bench", spool_path=wd / "spool.db", **extra)
+            halt = threading.Event()
+            if args.busy_thread:
+                threading.Thread(target=_spin, args=(halt,), daemon=True).start()
             try:
                 profiler = cProfile.Profile() if args.profile else None
                 cpu0, proc0, t0 = time.thread_time(), time.process_time(), time.perf_counter()
@@ -80,6 +96,7 @@ def main() -> int:
                 t2, proc2 = time.perf_counter(), time.process_time()
                 stored = store.count()
             finally:
+                halt.set()
                 store.close()
         finally:
             influx.stop()

@@ -74,8 +74,9 @@ _MARGIN = 1.4
 # (max_queued_bytes, 1 GiB, deploy/mosquitto/conf.d) and on disk. Consumers faster than
 # budget ÷ (warm-up + window) get a shorter window, which the notes say.
 _LOAD_BUDGET_BYTES = 400 * 2**20
-# With everything published, a consumer that stores nothing more for this long has dropped the
-# rest: 4 polls of the count, and longer than the batched Node-RED flow's 1 s join timeout.
+# A consumer whose count stood still this long before the window closed, and never moved again,
+# had stopped storing: a few polls of the count, and longer than the batched Node-RED flow's 1 s
+# join timeout.
 _STALL_S = 1.5
 # Bytes of one generated message: envelope plus readings (bench/_load.py's format).
 _MESSAGE_BYTES = {1: 240, 50: 7_400}
@@ -209,29 +210,19 @@ def _ingest_once(
         a0 = acked() if acked else 0
         watch.begin()
         t0 = time.monotonic()
-        c1, t1 = c0, t0
+        # (time, count) at each poll: where the count stopped moving, if it did.
+        samples = [(t0, c0)]
         while time.monotonic() - t0 < opts.duration:
             time.sleep(0.25)
-            done = publishers.poll()
+            publishers.poll()
             watch.sample()
-            now_count = consumer.count()
-            if now_count != c1:
-                c1, t1 = now_count, time.monotonic()
-            if c1 >= total:
+            samples.append((time.monotonic(), consumer.count()))
+            if samples[-1][1] >= total:
                 notes.append("the load ran out before the window closed (window shortened)")
                 break
-            if done and time.monotonic() - t1 > _STALL_S:
-                # Everything is published and nothing more is being stored: the consumer
-                # dropped the rest (see "lost"). The window ends at its last stored message,
-                # so what it stored is not diluted by idle time.
-                notes.append(
-                    "stored nothing more after the publishers finished: window ended at its "
-                    "last stored message"
-                )
-                break
         else:
-            t1 = time.monotonic()
-            c1 = consumer.count()
+            samples.append((time.monotonic(), consumer.count()))
+        t1, c1 = samples[-1]
         a1 = acked() if acked else 0
         watch.end()
         window = t1 - t0
@@ -245,8 +236,6 @@ def _ingest_once(
             total / (publishers.finished - publishers.started) if publishers.finished else None
         )
         rate = (c1 - c0) / window
-        if window < 2:
-            notes.append(f"a window of {window:.1f} s only: an unreliable figure")
         if still_publishing and pub_rate is not None and rate > 0.9 * pub_rate:
             notes.append("the publishers may have been the bottleneck")
         # Drain: wait until everything published is stored, or nothing moves for 10 s.
@@ -263,6 +252,20 @@ def _ingest_once(
         if final < total and time.monotonic() >= drain_deadline:
             notes.append(f"{total - final} messages still undelivered when the drain timed out")
             lost = None
+        elif final < total and final == c1 and not still_publishing:
+            # A consumer that dropped messages stored nothing after the window: the window ends
+            # where its count reached its final value, so what it stored is credited over the
+            # time it spent storing, not diluted by the idle rest of the window.
+            plateau = next(t for t, c in samples if c == final)
+            if t1 - plateau > _STALL_S:
+                t1, window = plateau, plateau - t0
+                notes.append(
+                    "it stored nothing more once the publishers were done: window ended at its "
+                    "last stored message"
+                )
+                rate = (c1 - c0) / window if window > 0 else 0.0
+        if window < 2:
+            notes.append(f"a window of {window:.1f} s only: an unreliable figure")
     finally:
         consumer.stop()
         publishers.stop()

@@ -27,6 +27,7 @@ Errors::
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import math
 import random
@@ -63,8 +64,12 @@ _FROM = ",".join(f'"{m}"' for m in MEASUREMENTS)
 # returning InfluxDB is noticed within seconds without hammering one that is down.
 _BACKOFF_START_S = 0.5
 _BACKOFF_CAP_S = 10.0
-# Ids per "already seen?" lookup, far below SQLite's host parameter limit.
-_LOOKUP_CHUNK = 900
+# A batch's ids go to SQLite as one JSON array (json_each): one statement, any batch size.
+_SEEN_LOOKUP = "SELECT id FROM seen WHERE id IN (SELECT value FROM json_each(?))"
+_SEEN_INSERT = (
+    "INSERT INTO seen (id, ts_us)"
+    " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
+)
 # A flush smaller than a full batch waits this long for more points: at a few thousand
 # readings/s that turns ~100-line POSTs (one per consumer batch) into ~1,000-line ones, at the
 # cost of points showing up in InfluxDB this much later (the spool already made them durable).
@@ -305,27 +310,18 @@ class InfluxStore:
             with self._lock:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    ids = [r.id for r in readings]
-                    seen: set[str] = set()
-                    for i in range(0, len(ids), _LOOKUP_CHUNK):
-                        chunk = ids[i : i + _LOOKUP_CHUNK]
-                        marks = ",".join("?" * len(chunk))
-                        seen.update(
-                            row[0]
-                            for row in conn.execute(
-                                f"SELECT id FROM seen WHERE id IN ({marks})",  # noqa: S608
-                                chunk,
-                            )
-                        )
+                    # One statement per step, whatever the batch size: each statement releases
+                    # and retakes the GIL, and under load the MQTT network thread holds it for
+                    # up to a switch interval each time (executemany steps once per row).
+                    ids = json.dumps([r.id for r in readings])
+                    seen = {row[0] for row in conn.execute(_SEEN_LOOKUP, (ids,))}
                     for stored in readings:
                         if stored.id not in seen:
                             seen.add(stored.id)
                             fresh.append(stored)
                     if fresh:
-                        conn.executemany(
-                            "INSERT INTO seen (id, ts_us) VALUES (?, ?)",
-                            [(s.id, to_us(s.ts)) for s in fresh],
-                        )
+                        marks = json.dumps([[s.id, to_us(s.ts)] for s in fresh])
+                        conn.execute(_SEEN_INSERT, (marks,))
                         line = self._format.line
                         conn.execute(
                             "INSERT INTO spool (line, n) VALUES (?, ?)",
