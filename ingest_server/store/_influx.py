@@ -183,10 +183,10 @@ class _LineFormatter:
         self._layouts[cls] = layout
         return layout
 
-    def line(self, stored: StoredReading) -> str:
+    def line(self, stored: StoredReading, ts_us: int | None = None) -> str:
+        """The line of ``stored``; ``ts_us`` is its timestamp in µs when the caller has it."""
         reading = stored.reading
-        kind = reading.kind
-        cache_key = (kind, stored.site, stored.gateway, reading.device, stored.room)
+        cache_key = (reading.kind, stored.site, stored.gateway, reading.device, stored.room)
         head = self._series.get(cache_key)
         if head is None:
             if len(self._series) >= _SERIES_CACHE_MAX:
@@ -195,12 +195,24 @@ class _LineFormatter:
         layout = self._layouts.get(type(reading)) or self._layout(type(reading))
         fields = []
         for name, key in layout:
-            value = stored.unknown_device if name == "unknown_device" else getattr(reading, name)
-            if value is not None:
+            value: Any = (
+                stored.unknown_device if name == "unknown_device" else getattr(reading, name)
+            )
+            # The common types first, by exact type (bool is not int here; enums go on).
+            kind = type(value)
+            if kind is int:
+                fields.append(f"{key}={value}i")
+            elif kind is str:
+                fields.append(f'{key}="{value.translate(_ESCAPE_STRING)}"')
+            elif kind is bool:
+                fields.append(f"{key}=true" if value else f"{key}=false")
+            elif value is not None:
                 text = _field(key, value)
                 if text is not None:
                     fields.append(text)
-        return f"{head}{','.join(fields)} {to_us(reading.ts) * 1000}"
+        if ts_us is None:
+            ts_us = to_us(reading.ts)
+        return f"{head}{','.join(fields)} {ts_us * 1000}"
 
 
 def to_line(stored: StoredReading) -> str:
@@ -320,12 +332,13 @@ class InfluxStore:
                             seen.add(stored.id)
                             fresh.append(stored)
                     if fresh:
-                        marks = json.dumps([[s.id, to_us(s.ts)] for s in fresh])
+                        times = [to_us(s.reading.ts) for s in fresh]
+                        marks = json.dumps([[s.id, t] for s, t in zip(fresh, times, strict=True)])
                         conn.execute(_SEEN_INSERT, (marks,))
                         line = self._format.line
+                        text = "\n".join([line(s, t) for s, t in zip(fresh, times, strict=True)])
                         conn.execute(
-                            "INSERT INTO spool (line, n) VALUES (?, ?)",
-                            ("\n".join([line(s) for s in fresh]), len(fresh)),
+                            "INSERT INTO spool (line, n) VALUES (?, ?)", (text, len(fresh))
                         )
                     conn.execute("COMMIT")
                 except BaseException:
