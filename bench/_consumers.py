@@ -102,18 +102,23 @@ def _influx_points(influx: InfluxDB, database: str) -> int:
 
 class _Stopper:
     proc: subprocess.Popen[bytes] | None = None
+    _dropped = False
 
-    def _stop_proc(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+    def _stop_proc(self, influx: InfluxDB | None = None, database: str = "") -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+                try:
+                    self.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+        # The next consumer must not share influxd with this one's shards (their compactions
+        # would run during its window): every consumer gets an influxd holding only its own data.
+        if influx is not None and database and not self._dropped:
+            influx.query(f'DROP DATABASE "{database}"', method="POST")
+            self._dropped = True
 
 
 class BareSubscriber(Consumer, _Stopper):
@@ -124,6 +129,8 @@ class BareSubscriber(Consumer, _Stopper):
     ) -> None:
         self.broker, self.influx, self.per_message = broker, influx, per_message
         self.name = "bare paho → InfluxDB" if influx else "bare paho (count only)"
+        if influx is None:
+            self.acks = "QoS 1, acked on receipt; stores nothing"
         self.database = f"bare_{uuid.uuid4().hex[:8]}"
         self._received = 0
         self._errors: list[str] = []
@@ -169,7 +176,7 @@ class BareSubscriber(Consumer, _Stopper):
         return [f"write errors: {e}" for e in self._errors[:1]] if self._errors else []
 
     def stop(self) -> None:
-        self._stop_proc()
+        self._stop_proc(self.influx, self.database)
 
 
 class LinliServer(Consumer, _Stopper):
@@ -259,7 +266,7 @@ class LinliServer(Consumer, _Stopper):
         return int(self.counters().get("linli_ingest_messages_total", 0))
 
     def stop(self) -> None:
-        self._stop_proc()
+        self._stop_proc(self.influx, self.database)
 
 
 def node_red_available() -> bool:
@@ -458,4 +465,4 @@ class NodeRed(Consumer, _Stopper):
         return _log_problems(self.log_path, ("error", "timeout", "econn"))
 
     def stop(self) -> None:
-        self._stop_proc()
+        self._stop_proc(self.influx, self.database)

@@ -78,6 +78,9 @@ _LOAD_BUDGET_BYTES = 400 * 2**20
 # had stopped storing: a few polls of the count, and longer than the batched Node-RED flow's 1 s
 # join timeout.
 _STALL_S = 1.5
+# influxd below this share of a core over a second counts as idle (its housekeeping is ~1 %).
+_IDLE_CPU_PCT = 5.0
+_SETTLE_MAX_S = 60.0
 # Bytes of one generated message: envelope plus readings (bench/_load.py's format).
 _MESSAGE_BYTES = {1: 240, 50: 7_400}
 
@@ -174,7 +177,26 @@ class IngestRun:
     window_s: float
     published: int
     acked_msgs_s: float | None = None
+    influxd_cpu_pct: float | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def _settle(ctx: Context) -> None:
+    """Wait (at most _SETTLE_MAX_S) until influxd is idle: the previous consumer's writes (a
+    per-message flow leaves thousands queued) and compactions must not run in the next one's
+    window."""
+    proc = ctx.influx.proc
+    if proc is None:
+        return
+    watch = ProcWatch(proc.pid)
+    deadline = time.monotonic() + _SETTLE_MAX_S
+    while time.monotonic() < deadline:
+        watch.begin()
+        time.sleep(1.0)
+        watch.end()
+        if watch.cpu_pct < _IDLE_CPU_PCT:
+            return
+    print(f"  (influxd still at {watch.cpu_pct:.0f} % CPU after {_SETTLE_MAX_S:.0f} s)", flush=True)
 
 
 def _ingest_once(
@@ -191,10 +213,14 @@ def _ingest_once(
     publishers = FilePublishers(ctx.broker, files)
     total = publishers.total
     notes: list[str] = []
+    _settle(ctx)
     consumer.start()
     try:
         consumer.prime(probe_publisher(ctx.broker, ctx.load_gateways[0], per_message))
         watch = ProcWatch(consumer.pid)
+        writes_influx = getattr(consumer, "influx", None) is not None
+        influx_proc = ctx.influx.proc
+        influx_watch = ProcWatch(influx_proc.pid) if writes_influx and influx_proc else None
         publishers.start()
         # A fast consumer may drain the capped load within the warm-up: keep the warm-up to a
         # small share of the load's expected duration.
@@ -209,6 +235,8 @@ def _ingest_once(
         c0 = consumer.count()
         a0 = acked() if acked else 0
         watch.begin()
+        if influx_watch:
+            influx_watch.begin()
         t0 = time.monotonic()
         # (time, count) at each poll: where the count stopped moving, if it did.
         samples = [(t0, c0)]
@@ -225,6 +253,8 @@ def _ingest_once(
         t1, c1 = samples[-1]
         a1 = acked() if acked else 0
         watch.end()
+        if influx_watch:
+            influx_watch.end()
         window = t1 - t0
         still_publishing = not publishers.poll()
         deadline = time.monotonic() + max(60.0, opts.duration * 2)
@@ -286,6 +316,7 @@ def _ingest_once(
         window_s=window,
         published=total,
         acked_msgs_s=(a1 - a0) / window if acked else None,
+        influxd_cpu_pct=influx_watch.cpu_pct if influx_watch else None,
         notes=notes,
     )
 
@@ -361,6 +392,11 @@ def _ingest_figures(ctx: Context, kind: str, per_message: int, runs: list[Ingest
     ]
     if kind == "influx":
         rows.append(("acked (spooled) messages/s", "msg/s", [r.acked_msgs_s or 0.0 for r in runs]))
+    influxd = [r.influxd_cpu_pct for r in runs if r.influxd_cpu_pct is not None]
+    if influxd:
+        # influxd's work differs by consumer (Linli writes 4 tags and 5 fields per point, the
+        # baselines 2 and 2), and it shares the 2 cores with the consumer.
+        rows.append(("influxd CPU", "% of a core", influxd))
     for i, (metric, unit, values) in enumerate(rows):
         ctx.figures.append(
             Figure(
