@@ -160,6 +160,7 @@ class _LineFormatter:
     def __init__(self) -> None:
         self._series: dict[tuple[str, str, str, str, str | None], str] = {}
         self._layouts: dict[type, tuple[tuple[str, str], ...]] = {}
+        self._enums: dict[tuple[str, enum.Enum], str] = {}
 
     def _series_key(self, kind: str, site: str, gateway: str, device: str, room: str | None) -> str:
         tags = [
@@ -207,9 +208,13 @@ class _LineFormatter:
             elif kind is bool:
                 fields.append(f"{key}=true" if value else f"{key}=false")
             elif value is not None:
-                text = _field(key, value)
+                # Enum members (a reading's state, source...) are few: formatted once each.
+                cached = self._enums.get((key, value)) if isinstance(value, enum.Enum) else None
+                text = cached or _field(key, value)
                 if text is not None:
                     fields.append(text)
+                    if cached is None and isinstance(value, enum.Enum):
+                        self._enums[(key, value)] = text
         if ts_us is None:
             ts_us = to_us(reading.ts)
         return f"{head}{','.join(fields)} {ts_us * 1000}"
