@@ -74,6 +74,8 @@ _SEEN_INSERT = (
 # readings/s that turns ~100-line POSTs (one per consumer batch) into ~1,000-line ones, at the
 # cost of points showing up in InfluxDB this much later (the spool already made them durable).
 _LINGER_S = 0.25
+# At close, how long to keep sending what is spooled to a reachable InfluxDB.
+_CLOSE_FLUSH_S = 5.0
 # Cached series keys (measurement + tags) before the cache starts over: a few hundred bytes each,
 # far more than the devices of a large deployment.
 _SERIES_CACHE_MAX = 50_000
@@ -648,6 +650,10 @@ class InfluxStore:
         }
 
     def close(self) -> None:
+        # What is lingering goes now if InfluxDB answers; otherwise it stays spooled for the
+        # next start (the spool is durable), and shutdown is not held up.
+        if self._reachable and self.spool_depth():
+            self.wait_flushed(_CLOSE_FLUSH_S)
         self._stop.set()
         self._wake.set()
         self._flusher.join(timeout=30)

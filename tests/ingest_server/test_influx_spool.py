@@ -278,3 +278,14 @@ def test_a_spool_of_the_one_line_per_row_layout_is_drained(
         assert [s.id for s in store.latest(device="smk-1")] == ["new-9"]
     finally:
         store.close()
+
+
+def test_close_sends_what_is_lingering(influxdb: InfluxDB, tmp_path: Path, unique_id: str) -> None:
+    influxdb.create_database(unique_id)
+    store = InfluxStore(
+        influxdb.url, unique_id, spool_path=tmp_path / "spool.db", batch_size=5000, linger_s=600
+    )
+    store.write([stored(smoke(f"s-{i}", "smk-1", T0 + minutes(i))) for i in range(3)])
+    store.close()
+    result = influxdb.query('SELECT count("id") FROM "smoke"', unique_id)
+    assert result["results"][0]["series"][0]["values"][0][1] == 3  # type: ignore[index]
