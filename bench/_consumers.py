@@ -16,6 +16,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from bench._common import NODE_CACHE, REPO, ServerHttp, ingest_counters, server_env, wait_for
 from tests.services import InfluxDB, Mosquitto, free_port
 
@@ -199,6 +202,7 @@ class LinliServer(Consumer, _Stopper):
         self.workdir.mkdir(parents=True)
         (self.workdir / "registry.yaml").write_text(registry_yaml, encoding="utf-8")
         self.database = f"linli_{run}"
+        self.client_id = f"bench-server-{run}"
         self.port = free_port()
         password = secrets.token_urlsafe(16)
         self.http = ServerHttp(f"http://127.0.0.1:{self.port}", password)
@@ -207,7 +211,7 @@ class LinliServer(Consumer, _Stopper):
             **server_env(password),
             "LINLI_MQTT_HOST": broker.host,
             "LINLI_MQTT_PORT": str(broker.port),
-            "LINLI_MQTT_CLIENT_ID": f"bench-server-{run}",
+            "LINLI_MQTT_CLIENT_ID": self.client_id,
             "LINLI_HTTP_PORT": str(self.port),
             "LINLI_RECORDS_URL": f"sqlite:///{self.workdir / 'records.db'}",
             "LINLI_SQLITE_PATH": str(self.workdir / "telemetry.db"),
@@ -262,11 +266,34 @@ class LinliServer(Consumer, _Stopper):
     def problems(self) -> list[str]:
         return _log_problems(self.log_path, ("error", "traceback", "failed"))
 
+    def _clear_sessions(self) -> None:
+        """End the stopped server's persistent sessions (its two lanes): otherwise the broker
+        keeps queuing every later message of the run for them, a cost charged to whichever
+        consumer runs next."""
+        for client_id in (self.client_id, f"{self.client_id}-alarm"):
+            connected = threading.Event()
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True
+            )
+            client.user_data_set(connected)
+            client.on_connect = lambda _c, done, *_: done.set()
+            client.connect(self.broker.host, self.broker.port)
+            client.loop_start()
+            try:
+                if not connected.wait(10):
+                    raise RuntimeError(f"could not clear the session of {client_id}")
+            finally:
+                client.disconnect()
+                client.loop_stop()
+
     def acked(self) -> int:
         return int(self.counters().get("linli_ingest_messages_total", 0))
 
     def stop(self) -> None:
+        stopped = self.proc is not None
         self._stop_proc(self.influx, self.database)
+        if stopped:
+            self._clear_sessions()
 
 
 def node_red_available() -> bool:
