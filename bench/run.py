@@ -182,9 +182,14 @@ class IngestRun:
 
 
 def _settle(ctx: Context) -> None:
-    """Wait (at most _SETTLE_MAX_S) until influxd is idle: the previous consumer's writes (a
-    per-message flow leaves thousands queued) and compactions must not run in the next one's
-    window."""
+    """Give the next consumer services in the state the first one found them: restart influxd
+    and Mosquitto (same ports and data; a consumer that follows the per-message Node-RED flow
+    otherwise ran at half its rate alone), then wait (at most _SETTLE_MAX_S) until influxd is
+    idle, so no earlier writes or compactions run in the next window."""
+    ctx.influx.stop()
+    ctx.broker.stop()
+    ctx.broker.start()
+    ctx.influx.start()
     proc = ctx.influx.proc
     if proc is None:
         return
