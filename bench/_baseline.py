@@ -7,7 +7,8 @@
   (Debian's influxd 1.6 serves only the v1 API, so influxdb-client's v2 write API cannot be used,
   and its v1-compatibility mode needs InfluxDB ≥ 1.8), every 5,000 points or every second.
 
-Both print ``count N`` (messages received) every 0.2 s on stdout.
+Both subscribe with QoS 1 and ack on receipt (paho's default), print ``ready`` once subscribed
+and ``count N`` (messages received) every 0.2 s on stdout; failed writes go to stderr.
 
     .venv/bin/python bench/_baseline.py count --port 1883
 """
@@ -78,23 +79,33 @@ def main() -> int:
                     time.sleep(0.01)
                     continue
                 last = time.monotonic()
-                resp = http.post(
-                    "/write",
-                    params={"db": args.database, "precision": "ns"},
-                    content="\n".join(batch).encode(),
-                )
+                try:
+                    resp = http.post(
+                        "/write",
+                        params={"db": args.database, "precision": "ns"},
+                        content="\n".join(batch).encode(),
+                    )
+                except httpx.HTTPError as exc:
+                    print(f"write failed: {exc}", file=sys.stderr, flush=True)
+                    continue
                 if resp.status_code != 204:
                     print(f"write failed: {resp.status_code} {resp.text[:200]}", file=sys.stderr)
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bare-{uuid.uuid4().hex[:8]}")
     client.on_message = on_count if args.mode == "count" else on_influx
+    subscribed = threading.Event()
     client.on_connect = lambda c, *_: c.subscribe(args.topic, qos=1)
+    client.on_subscribe = lambda *_: subscribed.set()
     client.connect(args.host, args.port)
     client.loop_start()
     threads = []
     if args.mode == "influx":
         threads.append(threading.Thread(target=writer, daemon=True))
         threads[-1].start()
+    # Ready once the broker has the subscription: messages published earlier would be lost.
+    if not subscribed.wait(30):
+        print("no SUBACK within 30 s", file=sys.stderr)
+        return 1
     print("ready", flush=True)
     try:
         while True:

@@ -11,8 +11,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from bench._common import NODE_CACHE, REPO, ServerHttp, ingest_counters, server_env, wait_for
 from tests.services import InfluxDB, Mosquitto, free_port
@@ -21,19 +26,72 @@ READINGS_FILTER = "linli/v1/+/+/up/readings"
 
 
 class Consumer:
-    """Started before the load, stopped after; ``count()`` = messages stored so far."""
+    """Started before the load, stopped after; ``count()`` = messages stored so far, less the
+    probes ``prime`` sent."""
 
     name = "consumer"
     pid = 0
+    # How the consumer acknowledges a QoS 1 message: said next to its figures.
+    acks = "QoS 1, acked on receipt (before its write): a crash loses what it holds in memory"
+    _offset = 0
 
     def start(self) -> None:
         raise NotImplementedError
 
-    def count(self) -> int:
+    def raw_count(self) -> int:
+        """Messages stored (or, for a counting subscriber, received) since start, probes too."""
         raise NotImplementedError
+
+    def count(self) -> int:
+        return self.raw_count() - self._offset
+
+    def prime(self, publish_probe: Callable[[], None], timeout: float = 60.0) -> None:
+        """Send probe messages through the whole path until one is stored, so the consumer's
+        subscription is in place before the load starts (a clean session subscribing late
+        would otherwise lose the first messages and be charged with them), then count from
+        here. Waits for the count to settle so a late probe is not counted as load."""
+        deadline = time.monotonic() + timeout
+        next_probe = 0.0
+        while self.raw_count() == 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: no probe message stored within {timeout:.0f} s")
+            if time.monotonic() >= next_probe:
+                publish_probe()
+                next_probe = time.monotonic() + _PROBE_RETRY_S
+            time.sleep(0.1)
+        settled, last = self.raw_count(), time.monotonic()
+        while time.monotonic() - last < _PROBE_SETTLE_S and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now_count = self.raw_count()
+            if now_count != settled:
+                settled, last = now_count, time.monotonic()
+        self._offset = settled
+
+    def problems(self) -> list[str]:
+        """Errors the consumer logged during the run (for the figure's notes)."""
+        return []
 
     def stop(self) -> None:
         raise NotImplementedError
+
+
+# A probe published before the subscription took effect is dropped by the broker: resend.
+_PROBE_RETRY_S = 2.0
+# Longer than the batched Node-RED flow's join timeout (1 s) and Linli's spool linger: a second
+# probe still on its way has landed by then.
+_PROBE_SETTLE_S = 1.5
+
+
+def _log_problems(path: Path, patterns: tuple[str, ...]) -> list[str]:
+    """How many log lines match ``patterns`` (case-insensitive), with the first of them."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    bad = [line for line in lines if any(p in line.lower() for p in patterns)]
+    if not bad:
+        return []
+    return [f"{len(bad)} error line(s) in its log, first: {bad[0].strip()[:200]}"]
 
 
 def _influx_points(influx: InfluxDB, database: str) -> int:
@@ -47,18 +105,23 @@ def _influx_points(influx: InfluxDB, database: str) -> int:
 
 class _Stopper:
     proc: subprocess.Popen[bytes] | None = None
+    _dropped = False
 
-    def _stop_proc(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+    def _stop_proc(self, influx: InfluxDB | None = None, database: str = "") -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+                try:
+                    self.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+        # The next consumer must not share influxd with this one's shards (their compactions
+        # would run during its window): every consumer gets an influxd holding only its own data.
+        if influx is not None and database and not self._dropped:
+            influx.query(f'DROP DATABASE "{database}"', method="POST")
+            self._dropped = True
 
 
 class BareSubscriber(Consumer, _Stopper):
@@ -69,8 +132,11 @@ class BareSubscriber(Consumer, _Stopper):
     ) -> None:
         self.broker, self.influx, self.per_message = broker, influx, per_message
         self.name = "bare paho → InfluxDB" if influx else "bare paho (count only)"
+        if influx is None:
+            self.acks = "QoS 1, acked on receipt; stores nothing"
         self.database = f"bare_{uuid.uuid4().hex[:8]}"
         self._received = 0
+        self._errors: list[str] = []
 
     def start(self) -> None:
         cmd = [sys.executable, str(REPO / "bench" / "_baseline.py")]
@@ -80,7 +146,7 @@ class BareSubscriber(Consumer, _Stopper):
             self.influx.create_database(self.database)
             cmd += ["influx", "--port", str(self.broker.port), "--influx-url", self.influx.url]
             cmd += ["--database", self.database]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=REPO)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
         self.pid = self.proc.pid
         ready = threading.Event()
 
@@ -94,17 +160,26 @@ class BareSubscriber(Consumer, _Stopper):
                 elif line.startswith("count "):
                     self._received = int(line[6:])
 
-        threading.Thread(target=read, daemon=True).start()
-        wait_for(ready.is_set, 30, "the bare subscriber's start")
-        wait_for(lambda: self._received == 0, 5, "the bare subscriber's first count")
+        def read_errors() -> None:
+            assert self.proc is not None
+            assert self.proc.stderr is not None
+            for raw in self.proc.stderr:
+                self._errors.append(raw.decode(errors="replace").strip())
 
-    def count(self) -> int:
+        threading.Thread(target=read, daemon=True).start()
+        threading.Thread(target=read_errors, daemon=True).start()
+        wait_for(ready.is_set, 30, "the bare subscriber's start")
+
+    def raw_count(self) -> int:
         if self.influx is None:
             return self._received
         return _influx_points(self.influx, self.database) // self.per_message
 
+    def problems(self) -> list[str]:
+        return [f"write errors: {e}" for e in self._errors[:1]] if self._errors else []
+
     def stop(self) -> None:
-        self._stop_proc()
+        self._stop_proc(self.influx, self.database)
 
 
 class LinliServer(Consumer, _Stopper):
@@ -121,11 +196,13 @@ class LinliServer(Consumer, _Stopper):
     ) -> None:
         self.broker, self.influx, self.per_message = broker, influx, per_message
         self.name = "Linli → InfluxDB" if influx else "Linli → SQLite"
+        self.acks = "QoS 1, acked after its durable commit (persistent session)"
         run = uuid.uuid4().hex[:8]
         self.workdir = workdir / f"server-{run}"
         self.workdir.mkdir(parents=True)
         (self.workdir / "registry.yaml").write_text(registry_yaml, encoding="utf-8")
         self.database = f"linli_{run}"
+        self.client_id = f"bench-server-{run}"
         self.port = free_port()
         password = secrets.token_urlsafe(16)
         self.http = ServerHttp(f"http://127.0.0.1:{self.port}", password)
@@ -134,7 +211,7 @@ class LinliServer(Consumer, _Stopper):
             **server_env(password),
             "LINLI_MQTT_HOST": broker.host,
             "LINLI_MQTT_PORT": str(broker.port),
-            "LINLI_MQTT_CLIENT_ID": f"bench-server-{run}",
+            "LINLI_MQTT_CLIENT_ID": self.client_id,
             "LINLI_HTTP_PORT": str(self.port),
             "LINLI_RECORDS_URL": f"sqlite:///{self.workdir / 'records.db'}",
             "LINLI_SQLITE_PATH": str(self.workdir / "telemetry.db"),
@@ -181,16 +258,42 @@ class LinliServer(Consumer, _Stopper):
     def counters(self) -> dict[str, float]:
         return ingest_counters(self.http)
 
-    def count(self) -> int:
+    def raw_count(self) -> int:
         if self.influx is not None:
             return _influx_points(self.influx, self.database) // self.per_message
         return int(self.counters().get("linli_ingest_messages_total", 0))
+
+    def problems(self) -> list[str]:
+        return _log_problems(self.log_path, ("error", "traceback", "failed"))
+
+    def _clear_sessions(self) -> None:
+        """End the stopped server's persistent sessions (its two lanes): otherwise the broker
+        keeps queuing every later message of the run for them, a cost charged to whichever
+        consumer runs next."""
+        for client_id in (self.client_id, f"{self.client_id}-alarm"):
+            connected = threading.Event()
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True
+            )
+            client.user_data_set(connected)
+            client.on_connect = lambda _c, done, *_: done.set()
+            client.connect(self.broker.host, self.broker.port)
+            client.loop_start()
+            try:
+                if not connected.wait(10):
+                    raise RuntimeError(f"could not clear the session of {client_id}")
+            finally:
+                client.disconnect()
+                client.loop_stop()
 
     def acked(self) -> int:
         return int(self.counters().get("linli_ingest_messages_total", 0))
 
     def stop(self) -> None:
-        self._stop_proc()
+        stopped = self.proc is not None
+        self._stop_proc(self.influx, self.database)
+        if stopped:
+            self._clear_sessions()
 
 
 def node_red_available() -> bool:
@@ -382,8 +485,11 @@ class NodeRed(Consumer, _Stopper):
 
         wait_for(started, 60, "Node-RED's connection to the broker")
 
-    def count(self) -> int:
+    def raw_count(self) -> int:
         return _influx_points(self.influx, self.database) // self.per_message
 
+    def problems(self) -> list[str]:
+        return _log_problems(self.log_path, ("error", "timeout", "econn"))
+
     def stop(self) -> None:
-        self._stop_proc()
+        self._stop_proc(self.influx, self.database)

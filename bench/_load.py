@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,13 +89,17 @@ class _Iso:
         return f"{self._prefix}.{frac:03d}Z"
 
 
-def message_lines(gw: Gateway, messages: int, per_message: int, first_seq: int = 1) -> list[str]:
+def message_lines(
+    gw: Gateway, messages: int, per_message: int, first_seq: int = 1, end_ms: int | None = None
+) -> list[str]:
     """``messages`` ReadingBatch JSON lines of ``per_message`` counter readings each, with fresh
-    ids, ending about now (one millisecond apart)."""
+    ids, ending about now or at ``end_ms`` (epoch ms; one millisecond apart)."""
     tag = uuid.uuid4().hex[:10]
     iso = _Iso()
     total = messages * per_message
-    start_ms = int(datetime.now(UTC).timestamp() * 1000) - total
+    if end_ms is None:
+        end_ms = int(datetime.now(UTC).timestamp() * 1000)
+    start_ms = end_ms - total
     sent_at = iso(start_ms + total)
     counters = gw.counters
     lines = []
@@ -224,3 +229,22 @@ class PacedPublisher(threading.Thread):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# Probe readings are this far in the past: no load reading (ending about now) shares their
+# series and timestamp, so a probe never overwrites a load point in InfluxDB, and it is well
+# inside what the server accepts (a year back).
+_PROBE_AGE_MS = 24 * 3600 * 1000
+
+
+def probe_publisher(broker: Mosquitto, gw: Gateway, per_message: int) -> Callable[[], None]:
+    """A function publishing one probe message (QoS 1, ``per_message`` readings, a day old) on
+    ``gw``'s readings topic each time it is called."""
+
+    def publish() -> None:
+        end_ms = int(datetime.now(UTC).timestamp() * 1000) - _PROBE_AGE_MS
+        (line,) = message_lines(gw, 1, per_message, end_ms=end_ms)
+        cmd = _pub_command(broker, gw.readings_topic)
+        subprocess.run([*cmd[:-1], "-m", line], check=True, timeout=30)
+
+    return publish

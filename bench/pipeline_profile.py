@@ -5,11 +5,13 @@ consumer's writer thread (decode → store → sinks). Prints µs per message by
 (this thread's CPU time), which other processes disturb far less than the wall-clock figures.
 
     .venv/bin/python bench/pipeline_profile.py --per-message 1 --messages 20000 [--profile]
+        [--store influx]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import pstats
 import sys
@@ -30,7 +32,7 @@ from bench._load import bench_registry, message_lines, registry_yaml  # noqa: E4
 from ingest_server import ServerSettings, create_app  # noqa: E402
 from ingest_server._consumer import _BATCH_BYTES  # noqa: E402
 from ingest_server._pipeline import Inbound  # noqa: E402
-from tests.services import free_port  # noqa: E402
+from tests.services import InfluxDB, free_port  # noqa: E402
 
 
 def _time_stage(obj: Any, method: str, name: str, into: dict[str, float]) -> None:
@@ -71,9 +73,23 @@ def main() -> int:
     )
     parser.add_argument("--sort", default="tottime", help="cProfile sort key (tottime, cumulative)")
     parser.add_argument("--top", type=int, default=25, help="functions listed under --profile")
+    parser.add_argument(
+        "--store", choices=["sqlite", "influx"], default="sqlite", help="influx starts an influxd"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         wd = Path(tmp)
+        store: dict[str, Any] = {}
+        if args.store == "influx":
+            influx = InfluxDB(wd / "influxd")
+            influx.start()
+            stack.callback(influx.stop)
+            store = {
+                "store": "influxdb",
+                "influx_url": influx.url,
+                "influx_create_database": True,
+                "influx_spool_path": wd / "spool.db",
+            }
         registry, gateways = bench_registry(16)
         (wd / "registry.yaml").write_text(registry_yaml(registry), encoding="utf-8")
         settings = ServerSettings(
@@ -83,6 +99,7 @@ def main() -> int:
             sqlite_path=wd / "telemetry.db",
             registry_path=wd / "registry.yaml",
             **access_settings(),
+            **store,
         )
         app = create_app(settings)
         now = datetime.now(UTC)

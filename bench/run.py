@@ -44,6 +44,7 @@ from bench._load import (  # noqa: E402
     FilePublishers,
     Gateway,
     bench_registry,
+    probe_publisher,
     registry_yaml,
     write_files,
 )
@@ -73,6 +74,13 @@ _MARGIN = 1.4
 # (max_queued_bytes, 1 GiB, deploy/mosquitto/conf.d) and on disk. Consumers faster than
 # budget ÷ (warm-up + window) get a shorter window, which the notes say.
 _LOAD_BUDGET_BYTES = 400 * 2**20
+# A consumer whose count stood still this long before the window closed, and never moved again,
+# had stopped storing: a few polls of the count, and longer than the batched Node-RED flow's 1 s
+# join timeout.
+_STALL_S = 1.5
+# influxd below this share of a core over a second counts as idle (its housekeeping is ~1 %).
+_IDLE_CPU_PCT = 5.0
+_SETTLE_MAX_S = 60.0
 # Bytes of one generated message: envelope plus readings (bench/_load.py's format).
 _MESSAGE_BYTES = {1: 240, 50: 7_400}
 
@@ -169,7 +177,31 @@ class IngestRun:
     window_s: float
     published: int
     acked_msgs_s: float | None = None
+    influxd_cpu_pct: float | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def _settle(ctx: Context) -> None:
+    """Give the next consumer services in the state the first one found them: restart influxd
+    and Mosquitto (same ports and data; a consumer that follows the per-message Node-RED flow
+    otherwise ran at half its rate alone), then wait (at most _SETTLE_MAX_S) until influxd is
+    idle, so no earlier writes or compactions run in the next window."""
+    ctx.influx.stop()
+    ctx.broker.stop()
+    ctx.broker.start()
+    ctx.influx.start()
+    proc = ctx.influx.proc
+    if proc is None:
+        return
+    watch = ProcWatch(proc.pid)
+    deadline = time.monotonic() + _SETTLE_MAX_S
+    while time.monotonic() < deadline:
+        watch.begin()
+        time.sleep(1.0)
+        watch.end()
+        if watch.cpu_pct < _IDLE_CPU_PCT:
+            return
+    print(f"  (influxd still at {watch.cpu_pct:.0f} % CPU after {_SETTLE_MAX_S:.0f} s)", flush=True)
 
 
 def _ingest_once(
@@ -186,9 +218,14 @@ def _ingest_once(
     publishers = FilePublishers(ctx.broker, files)
     total = publishers.total
     notes: list[str] = []
+    _settle(ctx)
     consumer.start()
     try:
+        consumer.prime(probe_publisher(ctx.broker, ctx.load_gateways[0], per_message))
         watch = ProcWatch(consumer.pid)
+        writes_influx = getattr(consumer, "influx", None) is not None
+        influx_proc = ctx.influx.proc
+        influx_watch = ProcWatch(influx_proc.pid) if writes_influx and influx_proc else None
         publishers.start()
         # A fast consumer may drain the capped load within the warm-up: keep the warm-up to a
         # small share of the load's expected duration.
@@ -203,20 +240,26 @@ def _ingest_once(
         c0 = consumer.count()
         a0 = acked() if acked else 0
         watch.begin()
+        if influx_watch:
+            influx_watch.begin()
         t0 = time.monotonic()
-        c1 = c0
+        # (time, count) at each poll: where the count stopped moving, if it did.
+        samples = [(t0, c0)]
         while time.monotonic() - t0 < opts.duration:
             time.sleep(0.25)
             publishers.poll()
             watch.sample()
-            c1 = consumer.count()
-            if c1 >= total:
+            samples.append((time.monotonic(), consumer.count()))
+            if samples[-1][1] >= total:
                 notes.append("the load ran out before the window closed (window shortened)")
                 break
-        t1 = time.monotonic()
-        c1 = consumer.count()
+        else:
+            samples.append((time.monotonic(), consumer.count()))
+        t1, c1 = samples[-1]
         a1 = acked() if acked else 0
         watch.end()
+        if influx_watch:
+            influx_watch.end()
         window = t1 - t0
         still_publishing = not publishers.poll()
         deadline = time.monotonic() + max(60.0, opts.duration * 2)
@@ -228,8 +271,6 @@ def _ingest_once(
             total / (publishers.finished - publishers.started) if publishers.finished else None
         )
         rate = (c1 - c0) / window
-        if window < 2:
-            notes.append(f"a window of {window:.1f} s only: an unreliable figure")
         if still_publishing and pub_rate is not None and rate > 0.9 * pub_rate:
             notes.append("the publishers may have been the bottleneck")
         # Drain: wait until everything published is stored, or nothing moves for 10 s.
@@ -246,14 +287,30 @@ def _ingest_once(
         if final < total and time.monotonic() >= drain_deadline:
             notes.append(f"{total - final} messages still undelivered when the drain timed out")
             lost = None
+        elif final < total and final == c1 and not still_publishing:
+            # A consumer that dropped messages stored nothing after the window: the window ends
+            # where its count reached its final value, so what it stored is credited over the
+            # time it spent storing, not diluted by the idle rest of the window.
+            plateau = next(t for t, c in samples if c == final)
+            if t1 - plateau > _STALL_S:
+                t1, window = plateau, plateau - t0
+                notes.append(
+                    "it stored nothing more once the publishers were done: window ended at its "
+                    "last stored message"
+                )
+                rate = (c1 - c0) / window if window > 0 else 0.0
+        if window < 2:
+            notes.append(f"a window of {window:.1f} s only: an unreliable figure")
     finally:
         consumer.stop()
         publishers.stop()
+        notes += consumer.problems()
         for _, paths, _ in files:
             for path in paths:
                 path.unlink(missing_ok=True)
     if rate > 0:
         ctx.rates[key] = rate
+    notes.append(consumer.acks)
     return IngestRun(
         msgs_s=rate,
         readings_s=rate * per_message,
@@ -264,6 +321,7 @@ def _ingest_once(
         window_s=window,
         published=total,
         acked_msgs_s=(a1 - a0) / window if acked else None,
+        influxd_cpu_pct=influx_watch.cpu_pct if influx_watch else None,
         notes=notes,
     )
 
@@ -339,6 +397,11 @@ def _ingest_figures(ctx: Context, kind: str, per_message: int, runs: list[Ingest
     ]
     if kind == "influx":
         rows.append(("acked (spooled) messages/s", "msg/s", [r.acked_msgs_s or 0.0 for r in runs]))
+    influxd = [r.influxd_cpu_pct for r in runs if r.influxd_cpu_pct is not None]
+    if influxd:
+        # influxd's work differs by consumer (Linli writes 4 tags and 5 fields per point, the
+        # baselines 2 and 2), and it shares the 2 cores with the consumer.
+        rows.append(("influxd CPU", "% of a core", influxd))
     for i, (metric, unit, values) in enumerate(rows):
         ctx.figures.append(
             Figure(

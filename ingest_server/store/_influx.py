@@ -8,14 +8,28 @@ batches, and deletes a batch only after InfluxDB accepted it. During an outage t
 the flusher retries with capped, jittered backoff. A batch resent after a crash overwrites the
 same points (same series and timestamp), so nothing is duplicated.
 
+The spool holds line protocol ready to send: one row per ``write`` call (its lines joined by
+newlines, ``n`` = how many), so a flush is a read, a join and one POST, and a delete by range.
+Deletes need no fsync of their own: a delete lost to a power cut only makes the flusher resend
+points InfluxDB already has, which overwrite themselves.
+
 Measurements: one per reading kind (``smoke``, ``door``, ``occupancy``, ``health``). Tags:
 ``site``, ``gateway``, ``device``, ``room`` (absent when unknown). Fields: ``id`` (string),
 ``unknown_device`` (boolean) and the reading's values (see docs/server.md).
+
+Errors::
+
+    StoreError (ingest_server._errors)
+    ├── StoreUnavailable   InfluxDB unreachable or answering 5xx: retried, points stay spooled
+    └── _Rejected          InfluxDB refused the points (400): moved to the ``rejected`` table
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
+import math
 import random
 import sqlite3
 import threading
@@ -27,8 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from influxdb_client.client.write.point import Point
-from influxdb_client.domain.write_precision import WritePrecision
 
 from ingest_server._errors import StoreError, StoreUnavailable
 from ingest_server._model import (
@@ -40,7 +52,7 @@ from ingest_server._model import (
 )
 from ingest_server.store._port import MAX_SERIES_LIMIT
 
-__all__ = ["MEASUREMENTS", "InfluxStore"]
+__all__ = ["MEASUREMENTS", "InfluxStore", "to_line"]
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +64,45 @@ _FROM = ",".join(f'"{m}"' for m in MEASUREMENTS)
 # returning InfluxDB is noticed within seconds without hammering one that is down.
 _BACKOFF_START_S = 0.5
 _BACKOFF_CAP_S = 10.0
-# Ids per "already seen?" lookup, far below SQLite's host parameter limit.
-_LOOKUP_CHUNK = 900
+# A batch's ids go to SQLite as one JSON array (json_each): one statement, any batch size.
+_SEEN_LOOKUP = "SELECT id FROM seen WHERE id IN (SELECT value FROM json_each(?))"
+_SEEN_INSERT = (
+    "INSERT INTO seen (id, ts_us)"
+    " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
+)
+# A flush smaller than a full batch waits this long for more points: at a few thousand
+# readings/s that turns ~100-line POSTs (one per consumer batch) into ~1,000-line ones, at the
+# cost of points showing up in InfluxDB this much later (the spool already made them durable).
+_LINGER_S = 0.25
+# At close, how long to keep sending what is spooled to a reachable InfluxDB.
+_CLOSE_FLUSH_S = 5.0
+# Cached series keys (measurement + tags) before the cache starts over: a few hundred bytes each,
+# far more than the devices of a large deployment.
+_SERIES_CACHE_MAX = 50_000
+# Spool rows read per fetch while assembling a batch.
+_FETCH_ROWS = 64
 
+# seen: WITHOUT ROWID, so a reading id costs one B-tree insert, not a row plus an index entry.
 _SPOOL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, ts_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, ts_us INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_ts ON seen (ts_us);
-CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS spool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 1
+);
 CREATE TABLE IF NOT EXISTS rejected (
-    seq INTEGER PRIMARY KEY, line TEXT NOT NULL, reason TEXT NOT NULL
+    seq INTEGER PRIMARY KEY, line TEXT NOT NULL, reason TEXT NOT NULL,
+    n INTEGER NOT NULL DEFAULT 1
 );
 """
+
+# The line-protocol escapes of InfluxDB (and of influxdb-client's Point, whose output this
+# module reproduces byte for byte).
+_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_KEY = str.maketrans(
+    {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
+)
+_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
+_READING_KEYS = frozenset({"id", "device", "ts", "kind"})
 
 
 class _Rejected(StoreError):
@@ -90,26 +130,119 @@ def _duration(step: timedelta) -> str:
     return f"{us // 1_000_000}s" if us % 1_000_000 == 0 else f"{us}u"
 
 
+def _tag_value(value: str) -> str:
+    escaped = value.translate(_ESCAPE_KEY)
+    return escaped + " " if escaped.endswith("\\") else escaped
+
+
+def _field(key: str, value: object) -> str | None:
+    """``key=value`` in line protocol (``key`` already escaped); None for a value not written."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return f"{key}={'true' if value else 'false'}"
+    if isinstance(value, int):
+        return f"{key}={value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        text = str(value)
+        return f"{key}={text[:-2] if text.endswith('.0') else text}"
+    if isinstance(value, str):
+        return f'{key}="{value.translate(_ESCAPE_STRING)}"'
+    if value is None:
+        return None
+    raise StoreError(f"field {key!r}: a {type(value).__name__} cannot be written to InfluxDB")
+
+
+class _LineFormatter:
+    """Stored readings → line protocol. The series key (measurement and tags) is cached per
+    (kind, tags), and the field names of each reading class are escaped and sorted once."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str, str, str, str | None], str] = {}
+        self._layouts: dict[type, tuple[tuple[str, str], ...]] = {}
+        self._enums: dict[tuple[str, enum.Enum], str] = {}
+
+    def _series_key(self, kind: str, site: str, gateway: str, device: str, room: str | None) -> str:
+        tags = [
+            f"{key}={_tag_value(value)}"
+            for key, value in (
+                ("device", device),
+                ("gateway", gateway),
+                ("room", room),
+                ("site", site),
+            )
+            if value
+        ]
+        head = kind.translate(_ESCAPE_MEASUREMENT)
+        return f"{head},{','.join(tags)} " if tags else f"{head} "
+
+    def _layout(self, cls: type) -> tuple[tuple[str, str], ...]:
+        model_fields: dict[str, Any] = getattr(cls, "model_fields", {})
+        names = [n for n in model_fields if n not in _READING_KEYS]
+        names += ["id", "unknown_device"]
+        layout = tuple((name, name.translate(_ESCAPE_KEY)) for name in sorted(names))
+        self._layouts[cls] = layout
+        return layout
+
+    def line(self, stored: StoredReading, ts_us: int | None = None) -> str:
+        """The line of ``stored``; ``ts_us`` is its timestamp in µs when the caller has it."""
+        reading = stored.reading
+        cache_key = (reading.kind, stored.site, stored.gateway, reading.device, stored.room)
+        head = self._series.get(cache_key)
+        if head is None:
+            if len(self._series) >= _SERIES_CACHE_MAX:
+                self._series.clear()
+            head = self._series[cache_key] = self._series_key(*cache_key)
+        layout = self._layouts.get(type(reading)) or self._layout(type(reading))
+        fields = []
+        for name, key in layout:
+            value: Any = (
+                stored.unknown_device if name == "unknown_device" else getattr(reading, name)
+            )
+            # The common types first, by exact type (bool is not int here; enums go on).
+            kind = type(value)
+            if kind is int:
+                fields.append(f"{key}={value}i")
+            elif kind is str:
+                fields.append(f'{key}="{value.translate(_ESCAPE_STRING)}"')
+            elif kind is bool:
+                fields.append(f"{key}=true" if value else f"{key}=false")
+            elif value is not None:
+                # Enum members (a reading's state, source...) are few: formatted once each.
+                cached = self._enums.get((key, value)) if isinstance(value, enum.Enum) else None
+                text = cached or _field(key, value)
+                if text is not None:
+                    fields.append(text)
+                    if cached is None and isinstance(value, enum.Enum):
+                        self._enums[(key, value)] = text
+        if ts_us is None:
+            ts_us = to_us(reading.ts)
+        return f"{head}{','.join(fields)} {ts_us * 1000}"
+
+
 def to_line(stored: StoredReading) -> str:
-    """The line-protocol line of a stored reading (built by influxdb-client's ``Point``)."""
-    point: Any = Point(stored.kind)  # type: ignore[no-untyped-call]
-    for tag in _TAGS:
-        value = getattr(stored, tag)
-        if value:
-            point = point.tag(tag, value)
-    point = point.field("id", stored.id).field("unknown_device", stored.unknown_device)
-    for name, value in stored.fields().items():
-        point = point.field(name, value)
-    return str(point.time(_ns(stored.ts), WritePrecision.NS).to_line_protocol())
+    """The line-protocol line of a stored reading."""
+    return _LineFormatter().line(stored)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: the spool commit is what MQTT acks wait for; it must survive power loss.
-    conn.execute("PRAGMA synchronous=FULL")
+    # FULL for the writer: the spool commit is what MQTT acks wait for; it must survive power
+    # loss. The flusher only deletes what InfluxDB already holds: NORMAL (see the docstring).
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """A spool written before rows held several lines: every old row is one line (n = 1)."""
+    for table in ("spool", "rejected"):
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "n" not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN n INTEGER NOT NULL DEFAULT 1")
 
 
 class InfluxStore:
@@ -130,25 +263,33 @@ class InfluxStore:
         batch_size: int = 5000,
         timeout_s: float = 10.0,
         seen_retention: timedelta = timedelta(days=90),
+        linger_s: float = _LINGER_S,
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
         self.batch_size = batch_size
         self.seen_retention = seen_retention
+        self.linger_s = linger_s
         self._params: dict[str, str] = {"db": database}
         if retention_policy:
             self._params["rp"] = retention_policy
         if username is not None and password is not None:
             self._params |= {"u": username, "p": password}
+        self._write_params = {**self._params, "precision": "ns"}
         headers = {"Authorization": f"Token {token}"} if token else {}
         timeout = httpx.Timeout(timeout_s)
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
         self._flush_http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
         spool_path.parent.mkdir(parents=True, exist_ok=True)
         self._spool_path = spool_path
+        self._format = _LineFormatter()
+        # Held around every spool transaction (both connections) and the point counters.
         self._lock = threading.Lock()
         self._conn = _connect(spool_path)
         self._conn.executescript(_SPOOL_SCHEMA)
+        _migrate(self._conn)
+        self._pending = self._count_spooled(self._conn)
+        self._urgent = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._reachable = True
@@ -162,55 +303,68 @@ class InfluxStore:
     # -- writes --------------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(
+        self, conn: sqlite3.Connection | None = None, *, spooled: int = 0
+    ) -> Iterator[sqlite3.Connection]:
+        """A write transaction on ``conn`` (the writer's by default); once committed, the count
+        of spooled points changes by ``spooled``, under the same lock."""
+        conn = conn or self._conn
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            self._pending += spooled
 
     def write(self, readings: Sequence[StoredReading]) -> list[StoredReading]:
         if not readings:
             return []
+        fresh: list[StoredReading] = []
+        conn = self._conn
         try:
-            with self._transaction() as conn:
-                ids = [r.id for r in readings]
-                seen: set[str] = set()
-                for i in range(0, len(ids), _LOOKUP_CHUNK):
-                    chunk = ids[i : i + _LOOKUP_CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    seen.update(
-                        row[0]
-                        for row in conn.execute(f"SELECT id FROM seen WHERE id IN ({marks})", chunk)  # noqa: S608
-                    )
-                fresh: list[StoredReading] = []
-                for stored in readings:
-                    if stored.id not in seen:
-                        seen.add(stored.id)
-                        fresh.append(stored)
-                conn.executemany(
-                    "INSERT INTO seen (id, ts_us) VALUES (?, ?)",
-                    [(s.id, to_us(s.ts)) for s in fresh],
-                )
-                conn.executemany(
-                    "INSERT INTO spool (line) VALUES (?)", [(to_line(s),) for s in fresh]
-                )
+            with self._lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # One statement per step, whatever the batch size: each statement releases
+                    # and retakes the GIL, and under load the MQTT network thread holds it for
+                    # up to a switch interval each time (executemany steps once per row).
+                    ids = json.dumps([r.id for r in readings])
+                    seen = {row[0] for row in conn.execute(_SEEN_LOOKUP, (ids,))}
+                    for stored in readings:
+                        if stored.id not in seen:
+                            seen.add(stored.id)
+                            fresh.append(stored)
+                    if fresh:
+                        times = [to_us(s.reading.ts) for s in fresh]
+                        marks = json.dumps([[s.id, t] for s, t in zip(fresh, times, strict=True)])
+                        conn.execute(_SEEN_INSERT, (marks,))
+                        line = self._format.line
+                        text = "\n".join([line(s, t) for s, t in zip(fresh, times, strict=True)])
+                        conn.execute(
+                            "INSERT INTO spool (line, n) VALUES (?, ?)", (text, len(fresh))
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                # Counted under the same lock as the commit, so the flusher never sees the rows
+                # without the count.
+                before = self._pending
+                self._pending += len(fresh)
         except sqlite3.Error as exc:
             raise StoreError(f"InfluxDB spool write failed: {exc}") from exc
-        if fresh:
+        if fresh and (before == 0 or before + len(fresh) >= self.batch_size):
             self._wake.set()
         return fresh
 
-    def _post(self, lines: list[str]) -> None:
+    def _post(self, body: bytes) -> None:
         try:
-            resp = self._flush_http.post(
-                "/write",
-                params={**self._params, "precision": "ns"},
-                content="\n".join(lines).encode(),
-            )
+            resp = self._flush_http.post("/write", params=self._write_params, content=body)
         except httpx.HTTPError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
         if resp.status_code == 204:
@@ -220,12 +374,13 @@ class InfluxStore:
         raise StoreUnavailable(f"InfluxDB /write answered {resp.status_code}: {resp.text[:300]}")
 
     def _flush_loop(self) -> None:
-        reader = _connect(self._spool_path)
+        reader = _connect(self._spool_path, synchronous="NORMAL")
         delay = _BACKOFF_START_S
+        lingering_since: list[float] = []
         try:
             while not self._stop.is_set():
                 try:
-                    delay = self._flush_once(reader, delay)
+                    delay = self._flush_once(reader, delay, lingering_since)
                 except sqlite3.Error as exc:
                     # A spool disk error: the points stay spooled; try again after a pause.
                     log.warning(
@@ -235,24 +390,64 @@ class InfluxStore:
         finally:
             reader.close()
 
-    def _flush_once(self, reader: sqlite3.Connection, delay: float) -> float:
-        """Send the oldest spooled batch; return the backoff delay to use next."""
+    def _due(self, lingering_since: list[float]) -> bool:
+        """Whether to send now: a full batch, someone waiting, or the linger is over. Otherwise
+        wait (for a write that fills a batch, at most until the linger ends)."""
         self._wake.clear()
-        batch = reader.execute(
-            "SELECT seq, line FROM spool ORDER BY seq LIMIT ?", (self.batch_size,)
-        ).fetchall()
-        if not batch:
+        with self._lock:
+            pending, urgent = self._pending, self._urgent
+        if pending <= 0:
+            lingering_since.clear()
             self._wake.wait(timeout=1.0)
+            return False
+        if pending >= self.batch_size or urgent:
+            return True
+        now = time.monotonic()
+        if not lingering_since:
+            lingering_since.append(now)
+        left = self.linger_s - (now - lingering_since[0])
+        if left <= 0:
+            return True
+        self._wake.wait(timeout=left)
+        return False
+
+    def _flush_once(
+        self, reader: sqlite3.Connection, delay: float, lingering_since: list[float]
+    ) -> float:
+        """Send the oldest spooled batch when it is due; return the backoff delay to use next."""
+        if not self._due(lingering_since):
             return delay
-        last = batch[-1][0]
+        lingering_since.clear()
+        texts: list[str] = []
+        points = 0
+        last: int | None = None
+        cursor = reader.execute("SELECT seq, n, line FROM spool ORDER BY seq")
         try:
-            self._post([line for _, line in batch])
+            while points < self.batch_size:
+                rows = cursor.fetchmany(_FETCH_ROWS)
+                if not rows:
+                    break
+                for seq, n, text in rows:
+                    texts.append(text)
+                    points += n
+                    last = seq
+                    if points >= self.batch_size:
+                        break
+        finally:
+            # Ends the read transaction, so checkpoints are not held back by it.
+            cursor.close()
+        if last is None:
+            with self._lock:
+                self._pending = self._count_spooled(reader)
+            return delay
+        try:
+            self._post("\n".join(texts).encode())
         except _Rejected as exc:
-            log.warning("moving %d points to the rejected table: %s", len(batch), exc)
-            with self._transaction() as conn:
+            log.warning("moving %d points to the rejected table: %s", points, exc)
+            with self._transaction(reader, spooled=-points) as conn:
                 conn.execute(
-                    "INSERT OR REPLACE INTO rejected (seq, line, reason)"
-                    " SELECT seq, line, ? FROM spool WHERE seq <= ?",
+                    "INSERT OR REPLACE INTO rejected (seq, line, reason, n)"
+                    " SELECT seq, line, ?, n FROM spool WHERE seq <= ?",
                     (str(exc)[:500], last),
                 )
                 conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
@@ -264,39 +459,46 @@ class InfluxStore:
             log.warning(
                 "InfluxDB write failed (attempt %d, %d points waiting); retrying in %.1f s: %s",
                 self._failures,
-                self._spool_depth(reader),
+                self.spool_depth(),
                 wait,
                 exc,
             )
             self._stop.wait(wait)
             return min(delay * 2, _BACKOFF_CAP_S)
-        with self._transaction() as conn:
+        with self._transaction(reader, spooled=-points) as conn:
             conn.execute("DELETE FROM spool WHERE seq <= ?", (last,))
         if not self._reachable:
             log.warning("InfluxDB writes resumed after %d failed attempts", self._failures)
         self._reachable = True
         self._failures = 0
-        self._flushed += len(batch)
+        self._flushed += points
         return _BACKOFF_START_S
 
     @staticmethod
-    def _spool_depth(conn: sqlite3.Connection) -> int:
-        return int(conn.execute("SELECT count(*) FROM spool").fetchone()[0])
+    def _count_spooled(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT coalesce(sum(n), 0) FROM spool").fetchone()[0])
 
     def spool_depth(self) -> int:
         """Points committed locally but not yet accepted by InfluxDB."""
         with self._lock:
-            return self._spool_depth(self._conn)
+            return self._pending
 
     def wait_flushed(self, timeout: float) -> bool:
-        """Wait (monotonic) until the spool is empty; True if it emptied in time."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.spool_depth() == 0:
-                return True
-            self._wake.set()
-            time.sleep(0.05)
-        return self.spool_depth() == 0
+        """Wait (monotonic) until the spool is empty, sending without lingering meanwhile; True
+        if it emptied in time."""
+        with self._lock:
+            self._urgent += 1
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.spool_depth() == 0:
+                    return True
+                self._wake.set()
+                time.sleep(0.05)
+            return self.spool_depth() == 0
+        finally:
+            with self._lock:
+                self._urgent -= 1
 
     def prune(self, now: datetime) -> int:
         # InfluxDB applies its own retention policy; only the replay filter is trimmed here.
@@ -437,8 +639,10 @@ class InfluxStore:
 
     def gauges(self) -> dict[str, float]:
         with self._lock:
-            depth = self._spool_depth(self._conn)
-            rejected = int(self._conn.execute("SELECT count(*) FROM rejected").fetchone()[0])
+            depth = self._pending
+            rejected = int(
+                self._conn.execute("SELECT coalesce(sum(n), 0) FROM rejected").fetchone()[0]
+            )
         return {
             "linli_influx_spool_points": float(depth),
             "linli_influx_rejected_points": float(rejected),
@@ -446,6 +650,10 @@ class InfluxStore:
         }
 
     def close(self) -> None:
+        # What is lingering goes now if InfluxDB answers; otherwise it stays spooled for the
+        # next start (the spool is durable), and shutdown is not held up.
+        if self._reachable and self.spool_depth():
+            self.wait_flushed(_CLOSE_FLUSH_S)
         self._stop.set()
         self._wake.set()
         self._flusher.join(timeout=30)
