@@ -159,7 +159,8 @@ def main() -> int:
                 print(f"  {name:<24} {spent:8.1f}")
             print(
                 f"reproduce: .venv/bin/python bench/pipeline_profile.py --per-message "
-                f"{args.per_message} --messages {args.messages} --repeats {args.repeats}"
+                f"{args.per_message} --messages {args.messages} --batch {args.batch} "
+                f"--repeats {args.repeats} --store {args.store}"
             )
     return 0
 
