@@ -2,6 +2,19 @@
 outbox commit rate, how long a one-hour backlog of 100 devices takes to drain, and the local
 alarm latency (alarm observed → relay on) while the uplink is down.
 
+Steady state is measured twice:
+
+- **zigbee2mqtt** (the headline figure): the agent runs its Zigbee2MQTT driver, as on a real
+  gateway; the 100 devices are a separate feeder process publishing Zigbee2MQTT state messages
+  on the broker, evenly spread over each second (one every 10 ms, as radios deliver them), so
+  neither the devices' cost nor their imports count against the agent.
+- **in-process sim**: the agent runs ``firmware_sims.edge_driver:SimulatedDriver``, which emits
+  all 100 devices at once every second from inside the agent process; its cost, and that of
+  everything ``firmware_sims`` imports, count against the agent.
+
+Both report the agent process only (its RSS from /proc, its CPU time after a warm-up, over
+``--duration`` seconds).
+
 Run:  .venv/bin/python bench/edge_agent.py [--duration 60] [--replay-rate 20]
 """
 
@@ -35,17 +48,21 @@ from protocol import Channel, channel_topic  # noqa: E402
 from tests.services import Mosquitto  # noqa: E402
 
 SIM = "firmware_sims.edge_driver:SimulatedDriver"
+Z2M = "edge_agent.drivers.zigbee2mqtt:Zigbee2MqttDriver"
 DEVICES = 100
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Start-up (imports, config, first connection, the first health reading of every Zigbee
+# device) is not steady state.
+WARM_UP_S = 10.0
 
 
-def _devices_toml() -> str:
-    kinds = ["presence", "counter", "smoke", "door"]
+def _devices_toml(driver: str = "sim", kinds: tuple[str, ...] = ()) -> str:
+    kinds = kinds or ("presence", "counter", "smoke", "door")
     out = []
     for i in range(DEVICES):
-        kind = kinds[i % 4]
+        kind = kinds[i % len(kinds)]
         role = '\nrole = "fire_door"' if kind == "door" else ""
-        out.append(f'[[devices]]\nid = "d{i:03d}"\nkind = "{kind}"\ndriver = "sim"{role}\n')
+        out.append(f'[[devices]]\nid = "d{i:03d}"\nkind = "{kind}"\ndriver = "{driver}"{role}\n')
     return "\n".join(out)
 
 
@@ -64,6 +81,59 @@ factory = "{SIM}"
 {options}
 {_devices_toml()}
 """
+
+
+# Zigbee2MQTT has no people counter; the mix keeps one reading per message.
+Z2M_KINDS = ("presence", "presence", "smoke", "door")
+
+
+def _z2m_config_toml(broker: Mosquitto, gateway: str, outbox: Path, base_topic: str) -> str:
+    return f"""gateway = "{gateway}"
+site = "bench"
+[uplink]
+host = "{broker.host}"
+port = {broker.port}
+[outbox]
+path = "{outbox}"
+[[drivers]]
+name = "z2m"
+factory = "{Z2M}"
+[drivers.options]
+host = "{broker.host}"
+port = {broker.port}
+base_topic = "{base_topic}"
+{_devices_toml("z2m", Z2M_KINDS)}
+"""
+
+
+def _z2m_payload(kind: str, n: int) -> bytes:
+    common = {"battery": 97, "linkquality": 100 + n % 50}
+    if kind == "smoke":
+        state: dict[str, Any] = {"smoke": False, "battery_low": False, "tamper": False}
+    elif kind == "door":
+        state = {"contact": n % 10 != 0}
+    else:
+        state = {"occupancy": n % 2 == 0}
+    return json.dumps({**state, **common}).encode()
+
+
+def feed_zigbee2mqtt(host: str, port: int, base_topic: str, duration: float) -> None:
+    """The feeder process: every device publishes its state once a second, one every 10 ms,
+    QoS 0 like Zigbee2MQTT."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"feeder-{base_topic}")
+    client.connect(host, port)
+    client.loop_start()
+    step = 1.0 / DEVICES
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < duration:
+        i = n % DEVICES
+        kind = Z2M_KINDS[i % len(Z2M_KINDS)]
+        client.publish(f"{base_topic}/d{i:03d}", _z2m_payload(kind, n // DEVICES), qos=0)
+        n += 1
+        time.sleep(max(0.0, start + n * step - time.monotonic()))
+    client.disconnect()
+    client.loop_stop()
 
 
 class Counter:
@@ -98,41 +168,105 @@ class Counter:
 def _proc_stats(pid: int) -> tuple[float, int]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu_s = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    rss_kb = 0
+    return cpu_s, _status(pid)["VmRSS"]
+
+
+def _status(pid: int) -> dict[str, int]:
+    """The kB figures of /proc/PID/status."""
+    out: dict[str, int] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss_kb = int(line.split()[1])
-    return cpu_s, rss_kb
+        key, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def _wakeups(pid: int) -> int:
+    """Context switches of every thread of ``pid`` so far: each is a wake-up or a preemption."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except OSError:
+            continue  # a worker thread that just ended
+        for line in text.splitlines():
+            if "ctxt_switches:" in line:
+                total += int(line.split()[1])
+    return total
+
+
+def _measure(label: str, proc: subprocess.Popen[bytes], counter: Counter, duration: float) -> None:
+    time.sleep(WARM_UP_S)
+    if proc.poll() is not None:
+        raise RuntimeError(f"the agent exited with {proc.returncode} during warm-up")
+    cpu0, _ = _proc_stats(proc.pid)
+    wake0 = _wakeups(proc.pid)
+    readings0 = counter.readings
+    t0 = time.monotonic()
+    rss_max = 0
+    while time.monotonic() - t0 < duration:
+        time.sleep(1)
+        rss_max = max(rss_max, _proc_stats(proc.pid)[1])
+    cpu1, rss = _proc_stats(proc.pid)
+    wake1 = _wakeups(proc.pid)
+    status = _status(proc.pid)
+    elapsed = time.monotonic() - t0
+    readings = counter.readings - readings0
+    print(f"{label}, {DEVICES} devices @ 1 Hz for {elapsed:.0f} s after {WARM_UP_S:.0f} s warm-up:")
+    print(f"  RSS {rss / 1024:.1f} MiB (max {rss_max / 1024:.1f} MiB)", end="")
+    anon, files = status["RssAnon"] / 1024, status["RssFile"] / 1024
+    print(f" = {anon:.1f} MiB anonymous + {files:.1f} MiB files")
+    print(f"  CPU {100 * (cpu1 - cpu0) / elapsed:.2f} % of one core", end="")
+    print(f", {(wake1 - wake0) / elapsed:.0f} context switches/s")
+    print(f"  delivered {readings / elapsed:.0f} readings/s; load average {os.getloadavg()[0]:.2f}")
+
+
+def _agent(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge_agent", "--config", str(config), "--log-level", "WARNING"],
+        cwd=REPO,
+    )
 
 
 def bench_steady_state(broker: Mosquitto, workdir: Path, duration: float) -> None:
     config = workdir / "steady.toml"
-    config.write_text(_config_toml(broker, "gw-steady", workdir / "steady.db", "interval_s = 1.0"))
+    config.write_text(_z2m_config_toml(broker, "gw-steady", workdir / "steady.db", "bench-z2m"))
     counter = Counter(broker, "gw-steady")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge_agent", "--config", str(config), "--log-level", "WARNING"],
+    proc = _agent(config)
+    feeder = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--feed",
+            f"{broker.host}:{broker.port}/bench-z2m",
+            "--duration",
+            f"{duration + WARM_UP_S + 30:g}",
+        ],
         cwd=REPO,
     )
     try:
-        time.sleep(5)  # start-up (imports, first connection) is not steady state
-        cpu0, _ = _proc_stats(proc.pid)
-        readings0 = counter.readings
-        t0 = time.monotonic()
-        rss_max = 0
-        while time.monotonic() - t0 < duration:
-            time.sleep(1)
-            rss_max = max(rss_max, _proc_stats(proc.pid)[1])
-        cpu1, rss = _proc_stats(proc.pid)
-        elapsed = time.monotonic() - t0
-        readings = counter.readings - readings0
+        _measure("zigbee2mqtt driver, devices in a separate process", proc, counter, duration)
+    finally:
+        feeder.terminate()
+        feeder.wait(20)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        counter.close()
+
+
+def bench_steady_state_sim(broker: Mosquitto, workdir: Path, duration: float) -> None:
+    config = workdir / "steady-sim.toml"
+    config.write_text(
+        _config_toml(broker, "gw-steady-sim", workdir / "steady-sim.db", "interval_s = 1.0")
+    )
+    counter = Counter(broker, "gw-steady-sim")
+    proc = _agent(config)
+    try:
+        _measure("in-process sim driver (devices inside the agent)", proc, counter, duration)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
         counter.close()
-    print(f"steady state, {DEVICES} devices @ 1 Hz for {elapsed:.0f} s:")
-    print(f"  RSS {rss / 1024:.1f} MiB (max {rss_max / 1024:.1f} MiB)")
-    print(f"  CPU {100 * (cpu1 - cpu0) / elapsed:.1f} % of one core")
-    print(f"  delivered {readings / elapsed:.0f} readings/s")
 
 
 def bench_commit_rate(workdir: Path) -> None:
@@ -290,7 +424,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="steady-state seconds")
     parser.add_argument("--replay-rate", type=float, default=20.0, help="backlog batches/s")
     parser.add_argument("--trials", type=int, default=20, help="alarm latency trials")
+    parser.add_argument("--feed", help=argparse.SUPPRESS)  # HOST:PORT/BASE: the feeder process
     args = parser.parse_args()
+    if args.feed:
+        address, _, base_topic = args.feed.partition("/")
+        host, _, port = address.rpartition(":")
+        feed_zigbee2mqtt(host, int(port), base_topic, args.duration)
+        return
     print("reproduce:", shlex.join([".venv/bin/python", "bench/edge_agent.py", *sys.argv[1:]]))
     with tempfile.TemporaryDirectory(prefix="linli-edge-bench-") as tmp:
         workdir = Path(tmp)
@@ -300,6 +440,7 @@ def main() -> None:
             bench_commit_rate(workdir)
             bench_latency(workdir, args.trials)
             bench_steady_state(broker, workdir, args.duration)
+            bench_steady_state_sim(broker, workdir, args.duration)
             bench_backlog(broker, workdir, args.replay_rate)
         finally:
             broker.stop()

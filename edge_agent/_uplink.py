@@ -92,6 +92,9 @@ class _Session:
     refilled: float = field(default_factory=time.monotonic)
     last_telemetry: float = 0.0
     heartbeat_due: float = 0.0
+    # While live telemetry lingers: (outbox.added(TELEMETRY) before the last query, rows it
+    # found). Until enough rows were added since to fill a batch, querying again is useless.
+    lingering: tuple[int, int] | None = None
 
 
 class Uplink:
@@ -340,7 +343,7 @@ class Uplink:
             self._publish_status(client)
         window = self._config.outbox.window
         room = window + ALARM_RESERVE - len(session.inflight)
-        if room > 0:
+        if room > 0 and self._outbox.last_seq(Lane.ALARM) > session.alarm_cursor:
             rows = self._outbox.pending(Lane.ALARM, session.alarm_cursor, room)
             for row in rows:
                 self._send_alarm(client, row, now)
@@ -349,15 +352,25 @@ class Uplink:
         rate = self._config.outbox.replay_rate
         session.tokens = min(max(rate, 1.0), session.tokens + (now - session.refilled) * rate)
         session.refilled = now
+        linger = self._config.outbox.batch_linger_s
         while len(session.inflight) < window and session.tokens >= 1.0:
+            if self._outbox.last_seq(Lane.TELEMETRY) <= session.telemetry_cursor:
+                return
+            added = self._outbox.added(Lane.TELEMETRY)
+            lingering = now - session.last_telemetry < linger
+            if lingering and session.lingering is not None:
+                before, found = session.lingering
+                if found + added - before < MAX_READINGS_PER_BATCH:
+                    return
             rows = self._outbox.pending(
                 Lane.TELEMETRY, session.telemetry_cursor, MAX_READINGS_PER_BATCH
             )
             if not rows:
                 return
-            linger = self._config.outbox.batch_linger_s
-            if len(rows) < MAX_READINGS_PER_BATCH and now - session.last_telemetry < linger:
+            if len(rows) < MAX_READINGS_PER_BATCH and lingering:
+                session.lingering = (added, len(rows))
                 return
+            session.lingering = None
             self._send_batch(client, rows, now)
             session.tokens -= 1.0
             session.last_telemetry = now
