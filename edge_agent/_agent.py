@@ -277,6 +277,7 @@ class Agent:
         finally:
             if self._uplink is not None:
                 await asyncio.to_thread(self._uplink.stop)
+                self._uplink.close()
             for output in self._outputs:
                 output.close()
             self._outbox.close()
@@ -378,12 +379,16 @@ class Agent:
         try:
             if pending:
                 stored, _ = await asyncio.to_thread(self._outbox.commit, pending)
+                if self._uplink is not None:
+                    self._uplink.notify()
                 self.stats.committed += len(stored)
                 self.stats.alarms += sum(1 for _, row in stored if row.lane is Lane.ALARM)
         except OutboxWriteFailed as exc:
             alarms = [p for p in pending if p.lane is Lane.ALARM]
             log.error("%d readings not accepted: %s", len(pending), exc)
             saved = await asyncio.to_thread(self._rescue, alarms) if alarms else 0
+            if saved and self._uplink is not None:
+                self._uplink.notify()
             self.stats.commit_failures += len(pending) - saved
             self.stats.committed += saved
             self.stats.alarms += saved
