@@ -142,6 +142,7 @@ class Counter:
     def __init__(self, broker: Mosquitto, gateway: str) -> None:
         self.readings = 0
         self.messages = 0
+        self.first_alarm: float | None = None
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{gateway}")
         self.client.on_message = self._on_message
@@ -157,6 +158,8 @@ class Counter:
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         body = json.loads(msg.payload)
         with self.lock:
+            if "reading" in body and self.first_alarm is None:
+                self.first_alarm = time.perf_counter()
             self.messages += 1
             self.readings += len(body["readings"]) if "readings" in body else 1
 
@@ -221,11 +224,49 @@ def _measure(label: str, proc: subprocess.Popen[bytes], counter: Counter, durati
     print(f"  delivered {readings / elapsed:.0f} readings/s; load average {os.getloadavg()[0]:.2f}")
 
 
+# What deploy/systemd/linli-edge.service sets for the agent.
+UNIT_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
+
+
+def _agent_env(workdir: Path) -> dict[str, str]:
+    """The agent's environment as deployed: the unit's settings, and compiled bytecode (pip
+    compiles it on install) kept under ``workdir`` rather than beside the sources."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **UNIT_ENVIRONMENT, "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
+
+
+def _compile(workdir: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import edge_agent, edge_agent.drivers.zigbee2mqtt, firmware_sims.edge_driver",
+        ],
+        cwd=REPO,
+        env=_agent_env(workdir),
+        check=True,
+    )
+
+
 def _agent(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "edge_agent", "--config", str(config), "--log-level", "WARNING"],
         cwd=REPO,
+        env=_agent_env(config.parent),
     )
+
+
+_BARE_SUBSCRIBER = """
+import sys
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+host, port, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+client = mqtt.Client(CallbackAPIVersion.VERSION2)
+client.on_connect = lambda c, *_: c.subscribe(topic, 1)
+client.on_message = lambda *_: None
+client.connect(host, port)
+client.loop_forever()
+"""
 
 
 def bench_steady_state(broker: Mosquitto, workdir: Path, duration: float) -> None:
@@ -244,9 +285,24 @@ def bench_steady_state(broker: Mosquitto, workdir: Path, duration: float) -> Non
         ],
         cwd=REPO,
     )
+    bare = subprocess.Popen(
+        [sys.executable, "-c", _BARE_SUBSCRIBER, broker.host, str(broker.port), "bench-z2m/#"],
+        env=_agent_env(workdir),
+    )
     try:
         _measure("zigbee2mqtt driver, devices in a separate process", proc, counter, duration)
+        cpu0, _ = _proc_stats(bare.pid)
+        t0 = time.monotonic()
+        time.sleep(duration)
+        cpu1, rss = _proc_stats(bare.pid)
+        print(
+            "  baseline, a bare paho subscriber receiving the same messages (the driver's floor): "
+            f"CPU {100 * (cpu1 - cpu0) / (time.monotonic() - t0):.2f} %, "
+            f"resident {rss / 1024:.1f} MiB"
+        )
     finally:
+        bare.terminate()
+        bare.wait(20)
         feeder.terminate()
         feeder.wait(20)
         proc.send_signal(signal.SIGTERM)
@@ -325,23 +381,37 @@ def bench_backlog(broker: Mosquitto, workdir: Path, replay_rate: float) -> None:
     _fill_backlog(db, total)
     fill = time.perf_counter() - t0
     gateway = f"gw-backlog-{int(replay_rate)}"
+    base_topic = f"bench-{gateway}"
     config = workdir / f"{gateway}.toml"
-    text = _config_toml(broker, gateway, db, "").replace(
+    text = _z2m_config_toml(broker, gateway, db, base_topic).replace(
         "[outbox]\n", f"[outbox]\nreplay_rate = {replay_rate}\n"
     )
     config.write_text(text)
     counter = Counter(broker, gateway)
+    device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"smoke-{gateway}")
+    device.connect(broker.host, broker.port)
+    device.loop_start()
+    smoke = next(i for i in range(DEVICES) if Z2M_KINDS[i % len(Z2M_KINDS)] == "smoke")
+    alarm_sent: float | None = None
+    backlog_left = 0
+    rss_max = 0
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge_agent", "--config", str(config), "--log-level", "WARNING"],
-        cwd=REPO,
-    )
+    proc = _agent(config)
     try:
         while counter.readings < total and time.perf_counter() - t0 < 900:
             time.sleep(0.2)
+            rss_max = max(rss_max, _proc_stats(proc.pid)[1])
+            if alarm_sent is None and counter.readings >= total // 4:
+                # A detector goes into alarm a quarter into the drain.
+                backlog_left = total - counter.readings
+                alarm_sent = time.perf_counter()
+                payload = json.dumps({"smoke": True, "battery": 97})
+                device.publish(f"{base_topic}/d{smoke:03d}", payload, qos=0)
         drained = time.perf_counter() - t0
         cpu, rss = _proc_stats(proc.pid)
     finally:
+        device.disconnect()
+        device.loop_stop()
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         counter.close()
@@ -351,8 +421,17 @@ def bench_backlog(broker: Mosquitto, workdir: Path, replay_rate: float) -> None:
     )
     print(
         f"  drained in {drained:.1f} s incl. start-up ({counter.readings} readings in "
-        f"{counter.messages} messages); agent CPU {cpu:.1f} s, RSS {rss / 1024:.1f} MiB"
+        f"{counter.messages} messages); agent CPU {cpu:.1f} s, RSS {rss / 1024:.1f} MiB "
+        f"(peak {rss_max / 1024:.1f} MiB)"
     )
+    if alarm_sent is not None and counter.first_alarm is not None:
+        print(
+            f"  a live smoke alarm during the drain ({backlog_left} readings still queued) "
+            f"arrived in {1000 * (counter.first_alarm - alarm_sent):.0f} ms "
+            "(device publish → agent → broker → subscriber)"
+        )
+    else:
+        print("  the live smoke alarm sent during the drain never arrived")
 
 
 class TimedPin(MockPin):  # type: ignore[misc]
@@ -437,6 +516,7 @@ def main() -> None:
         broker = Mosquitto(workdir / "mosquitto")
         broker.start()
         try:
+            _compile(workdir)
             bench_commit_rate(workdir)
             bench_latency(workdir, args.trials)
             bench_steady_state(broker, workdir, args.duration)
