@@ -70,6 +70,7 @@ class AgentStats:
     observations: int = 0
     invalid: int = 0
     committed: int = 0
+    commits: int = 0
     alarms: int = 0
     commit_failures: int = 0
     late_emits: int = 0
@@ -381,6 +382,7 @@ class Agent:
                 stored, _ = await asyncio.to_thread(self._outbox.commit, pending)
                 if self._uplink is not None:
                     self._uplink.notify()
+                self.stats.commits += 1
                 self.stats.committed += len(stored)
                 self.stats.alarms += sum(1 for _, row in stored if row.lane is Lane.ALARM)
         except OutboxWriteFailed as exc:
