@@ -15,7 +15,8 @@ Steady state is measured twice:
 Both report the agent process only (its RSS from /proc, its CPU time after a warm-up, over
 ``--duration`` seconds).
 
-Run:  .venv/bin/python bench/edge_agent.py [--duration 60] [--replay-rate 20]
+Run:  .venv/bin/python bench/edge_agent.py [--duration 60] [--replay-rate 20] [--only steady]
+      [--agent-tree CHECKOUT]   (the agent from another checkout, for before/after runs)
 """
 
 from __future__ import annotations
@@ -224,6 +225,8 @@ def _measure(label: str, proc: subprocess.Popen[bytes], counter: Counter, durati
     print(f"  delivered {readings / elapsed:.0f} readings/s; load average {os.getloadavg()[0]:.2f}")
 
 
+# The checkout the agent runs from (--agent-tree: an earlier commit, for before/after runs).
+AGENT_TREE = REPO
 # What deploy/systemd/linli-edge.service sets for the agent.
 UNIT_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
 
@@ -242,7 +245,7 @@ def _compile(workdir: Path) -> None:
             "-c",
             "import edge_agent, edge_agent.drivers.zigbee2mqtt, firmware_sims.edge_driver",
         ],
-        cwd=REPO,
+        cwd=AGENT_TREE,
         env=_agent_env(workdir),
         check=True,
     )
@@ -251,7 +254,7 @@ def _compile(workdir: Path) -> None:
 def _agent(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "edge_agent", "--config", str(config), "--log-level", "WARNING"],
-        cwd=REPO,
+        cwd=AGENT_TREE,
         env=_agent_env(config.parent),
     )
 
@@ -498,11 +501,25 @@ def bench_latency(workdir: Path, trials: int) -> None:
     )
 
 
+PARTS = ("commit-rate", "latency", "steady", "steady-sim", "backlog")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0, help="steady-state seconds")
     parser.add_argument("--replay-rate", type=float, default=20.0, help="backlog batches/s")
     parser.add_argument("--trials", type=int, default=20, help="alarm latency trials")
+    parser.add_argument(
+        "--agent-tree",
+        type=Path,
+        help="run the agent from this checkout (e.g. `git archive REV | tar -x -C /tmp/before`)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="run only these parts (repeatable; default: all)",
+    )
     parser.add_argument("--feed", help=argparse.SUPPRESS)  # HOST:PORT/BASE: the feeder process
     args = parser.parse_args()
     if args.feed:
@@ -511,17 +528,27 @@ def main() -> None:
         feed_zigbee2mqtt(host, int(port), base_topic, args.duration)
         return
     print("reproduce:", shlex.join([".venv/bin/python", "bench/edge_agent.py", *sys.argv[1:]]))
+    global AGENT_TREE
+    if args.agent_tree is not None:
+        AGENT_TREE = args.agent_tree.resolve()
+        print(f"agent from {AGENT_TREE}")
+    parts = args.only or PARTS
     with tempfile.TemporaryDirectory(prefix="linli-edge-bench-") as tmp:
         workdir = Path(tmp)
         broker = Mosquitto(workdir / "mosquitto")
         broker.start()
         try:
             _compile(workdir)
-            bench_commit_rate(workdir)
-            bench_latency(workdir, args.trials)
-            bench_steady_state(broker, workdir, args.duration)
-            bench_steady_state_sim(broker, workdir, args.duration)
-            bench_backlog(broker, workdir, args.replay_rate)
+            if "commit-rate" in parts:
+                bench_commit_rate(workdir)
+            if "latency" in parts:
+                bench_latency(workdir, args.trials)
+            if "steady" in parts:
+                bench_steady_state(broker, workdir, args.duration)
+            if "steady-sim" in parts:
+                bench_steady_state_sim(broker, workdir, args.duration)
+            if "backlog" in parts:
+                bench_backlog(broker, workdir, args.replay_rate)
         finally:
             broker.stop()
 
