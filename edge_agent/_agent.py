@@ -310,18 +310,22 @@ class Agent:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
 
-    def _take(self) -> list[tuple[Observation, datetime]]:
-        """Everything buffered; the next emit wakes the ingest task again."""
+    def _take(self) -> tuple[list[tuple[Observation, datetime]], bool]:
+        """Up to one transaction's worth of what is buffered, and whether more is left. What is
+        left stays buffered until taken, so a stop commits it (``_drain``)."""
         with self._buffer_lock:
-            taken = list(self._buffer)
-            self._buffer.clear()
-            self._wake_sent = False
-            self._urgent_sent = False
-        # No await since the flags were reset: a wake-up sent by an emit after them runs
-        # after these clears, so it is never lost.
-        self._arrived.clear()
-        self._urgent.clear()
-        return taken
+            count = min(_GROUP, len(self._buffer))
+            taken = [self._buffer.popleft() for _ in range(count)]
+            more = bool(self._buffer)
+            if not more:
+                self._wake_sent = False
+                self._urgent_sent = False
+        if not more:
+            # No await since the flags were reset: a wake-up sent by an emit after them runs
+            # after these clears, so it is never lost.
+            self._arrived.clear()
+            self._urgent.clear()
+        return taken, more
 
     async def _ingest(self) -> None:
         while True:
@@ -332,18 +336,28 @@ class Agent:
                         await self._urgent.wait()
                 except TimeoutError:
                     pass
-            taken = self._take()
-            for start in range(0, len(taken), _GROUP):
-                group = taken[start : start + _GROUP]
+            more = True
+            while more:
+                group, more = self._take()
+                accepting = asyncio.ensure_future(self._accept(group))
                 try:
-                    await self._accept(group)
+                    await asyncio.shield(accepting)
+                except asyncio.CancelledError:
+                    # Stopping: finish the commit in hand (its thread would anyway), so that
+                    # its rows are counted and what _drain commits next comes after them.
+                    try:
+                        await accepting
+                    except Exception:
+                        log.exception("ingest of %d observations failed on stop", len(group))
+                    raise
                 except Exception:
                     log.exception("ingest of %d observations failed; carrying on", len(group))
 
     async def _drain(self) -> None:
-        taken = self._take()
-        for start in range(0, len(taken), _GROUP):
-            await self._accept(taken[start : start + _GROUP])
+        more = True
+        while more:
+            group, more = self._take()
+            await self._accept(group)
 
     async def _accept(self, group: Sequence[tuple[Observation, datetime]]) -> None:
         """Validate, commit, then act: the commit comes first, the actions happen regardless."""

@@ -118,6 +118,23 @@ async def test_stop_commits_the_telemetry_still_waiting(
     assert len(_stored(tmp_path / "outbox.db")) == 7
 
 
+async def test_a_burst_larger_than_a_transaction_is_all_committed_by_a_stop(
+    tmp_path: Path, unique_id: str, own_mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agent_module, "_TELEMETRY_LINGER_S", FOREVER_S)
+    own_mosquitto.stop()
+    agent = Agent(make_config(tmp_path, unique_id, own_mosquitto, devices=DEVICES))
+    async with running(agent):
+        sim = _sim(agent)
+        # A full transaction's worth does not wait; the stop lands while it is being committed.
+        for count in range(1234):
+            sim.feed("p1", {"kind": "occupancy", "source": "presence", "count": count})
+    assert agent.stats.committed == 1234
+    stored = _stored(tmp_path / "outbox.db")
+    assert [seq for seq, _ in stored] == sorted(seq for seq, _ in stored)
+    assert len(stored) == 1234
+
+
 async def test_the_uplink_publishes_on_commit_without_polling(
     tmp_path: Path,
     unique_id: str,
