@@ -115,11 +115,15 @@ class Outbox:
             row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone()
             self._next_seq = (int(row[0]) if row else 0) + 1
             counts = dict.fromkeys(Lane, 0)
+            self._last = dict.fromkeys(Lane, 0)
+            self._added = dict.fromkeys(Lane, 0)
             self._bytes = 0
-            for lane, count, size in self._db.execute(
-                "SELECT lane, COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox GROUP BY lane"
+            for lane, count, size, last in self._db.execute(
+                "SELECT lane, COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), MAX(seq) FROM outbox "
+                "GROUP BY lane"
             ):
                 counts[Lane(lane)] = int(count)
+                self._last[Lane(lane)] = int(last)
                 self._bytes += int(size) + int(count) * ROW_OVERHEAD_BYTES
             self._counts = counts
         except sqlite3.Error as exc:
@@ -204,6 +208,8 @@ class Outbox:
             self._next_seq = seq
             for _, row in stored:
                 self._counts[row.lane] += 1
+                self._added[row.lane] += 1
+                self._last[row.lane] = row.seq
             self._bytes += added
             if dropped:
                 self._dropped += dropped[0]
@@ -276,6 +282,18 @@ class Outbox:
         if gone:
             log.warning("outbox: shed the %d oldest telemetry readings to make room", len(gone))
         return len(gone)
+
+    def last_seq(self, lane: Lane) -> int:
+        """The highest seq ever committed to ``lane`` (0 if none), without a query.
+
+        Read without the lock: the publisher polls it to skip queries when nothing is new; a
+        value one commit old only delays it to its next poll."""
+        return self._last[lane]
+
+    def added(self, lane: Lane) -> int:
+        """Rows committed to ``lane`` since this outbox was opened (never decreases); read
+        without the lock, like :meth:`last_seq`."""
+        return self._added[lane]
 
     def pending(self, lane: Lane, after: int, limit: int) -> list[Row]:
         """Up to ``limit`` rows of ``lane`` with seq above ``after``, oldest first."""

@@ -2,8 +2,13 @@
 
 One thread owns the paho client and does everything that touches it: connect with capped,
 jittered backoff; on CONNACK, subscribe ``down/config`` and ``down/cmd`` and publish the retained
-``online`` status; then, every poll, publish pending alarms first, then telemetry batches within
-the in-flight window and the replay rate; delete rows when their PUBACK arrives; heartbeat.
+``online`` status; then, whenever it wakes, publish pending alarms first, then telemetry batches
+within the in-flight window and the replay rate; delete rows when their PUBACK arrives;
+heartbeat.
+
+The thread sleeps in its own ``select`` on the broker socket and a wake-up socket (paho's
+external-loop API): :meth:`Uplink.notify` (called after each outbox commit) wakes it at once, so
+an alarm is published as soon as it is committed, and an idle gateway does not poll.
 
 Each connection uses a fresh paho client with the same client id and ``clean_session=False``:
 the broker keeps the gateway's subscriptions and queued commands across cuts, while the outbox,
@@ -13,8 +18,12 @@ again everything still in the outbox, alarms first, in order; the server dedupes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import select
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -47,9 +56,12 @@ __all__ = ["Uplink", "UplinkStats"]
 
 log = logging.getLogger(__name__)
 
-# How long one paho network poll may block: bounds the delay between an alarm's commit and its
-# publish (the local outputs do not wait for it) at a negligible idle CPU cost.
-POLL_S = 0.02
+# The longest the uplink thread sleeps with nothing to do: commits, PUBACKs and stop() wake it
+# sooner; this bounds how late a missed wake-up, the CONNACK timeout or the stop flag is noticed
+# and is well inside the shortest keepalive (5 s) paho's loop_misc must keep.
+IDLE_S = 1.0
+# How long one network wait lasts while saying goodbye (a few round trips on a LAN).
+_GOODBYE_POLL_S = 0.02
 # Window slots only alarms may use, so a new alarm never queues behind backlog telemetry.
 ALARM_RESERVE = 16
 # Batches stay this far under MAX_PAYLOAD_BYTES: room for the envelope.
@@ -92,6 +104,9 @@ class _Session:
     refilled: float = field(default_factory=time.monotonic)
     last_telemetry: float = 0.0
     heartbeat_due: float = 0.0
+    # While live telemetry lingers: (outbox.added(TELEMETRY) before the last query, rows it
+    # found). Until enough rows were added since to fill a batch, querying again is useless.
+    lingering: tuple[int, int] | None = None
 
 
 class Uplink:
@@ -119,6 +134,9 @@ class Uplink:
             channel: channel_topic(config.site, config.gateway, channel) for channel in Channel
         }
         self._stop = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()
         self._session = _Session()
@@ -135,9 +153,21 @@ class Uplink:
     def stop(self, timeout: float = 5.0) -> None:
         """Publish the retained offline status if connected, disconnect, join the thread."""
         self._stop.set()
+        self.notify()
         if self._thread is not None:
             self._thread.join(timeout + 5)
             self._thread = None
+
+    def close(self) -> None:
+        """Release the wake-up socket (after :meth:`stop`)."""
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def notify(self) -> None:
+        """Wake the uplink thread: the outbox has new rows (or it should stop). Any thread."""
+        # BlockingIOError: a wake-up is already pending; OSError: the uplink is closed.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -219,11 +249,43 @@ class Uplink:
             self._stop.wait(delay)
         log.info("uplink stopped")
 
+    def _poll(self, client: mqtt.Client, timeout: float) -> MQTTErrorCode:
+        """Wait up to ``timeout`` for the broker socket or a wake-up, then let paho read, write
+        and keep the connection alive (what ``client.loop`` does, plus our wake-up socket)."""
+        sock = client.socket()
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        # Bytes already decrypted inside an SSL socket do not make it readable for select.
+        pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+        writers = [sock] if client.want_write() else []
+        try:
+            readable, writable, _ = select.select(
+                [sock, self._wake_r], writers, [], 0.0 if pending else max(0.0, timeout)
+            )
+        except (OSError, TypeError, ValueError):
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST  # the socket was closed under us
+        if self._wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                self._wake_r.recv(4096)
+        if sock in readable or pending:
+            rc = client.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+            if client.socket() is None:
+                return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if sock in writable or client.want_write():
+            rc = client.loop_write()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+        return client.loop_misc()
+
     def _serve(self, client: mqtt.Client, started: float) -> None:
         """Run one connection until it fails, times out or the uplink is stopped."""
         connack_timeout = self._config.uplink.keepalive_s
+        ack_timeout = self._config.outbox.ack_timeout_s
+        wait = 0.0
         while not self._stop.is_set():
-            rc = client.loop(timeout=POLL_S)
+            rc = self._poll(client, wait)
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.warning("uplink: connection lost (%s)", mqtt.error_string(rc))
                 return
@@ -232,16 +294,18 @@ class Uplink:
                     log.warning("uplink: no CONNACK within %d s", connack_timeout)
                     client.disconnect()
                     return
+                wait = IDLE_S
                 continue
             try:
-                self._pump(client)
+                wait = self._pump(client)
             except OutboxError as exc:
                 log.warning("uplink: outbox unavailable (%s); retrying", exc)
                 self._stop.wait(1.0)
-            if (
-                self._session.inflight
-                and self._oldest_inflight() > self._config.outbox.ack_timeout_s
-            ):
+                wait = 0.0
+            if self._session.inflight:
+                oldest = self._oldest_inflight()
+                wait = min(wait, max(0.0, ack_timeout - oldest) + 0.01)
+            if self._session.inflight and self._oldest_inflight() > ack_timeout:
                 self.stats.ack_timeouts += 1
                 log.warning(
                     "uplink: no PUBACK within %.0f s; reconnecting to send again",
@@ -263,11 +327,11 @@ class Uplink:
         info = client.publish(self._topics[Channel.STATUS], encode(status), qos=1, retain=True)
         deadline = time.monotonic() + 2.0
         while not info.is_published() and time.monotonic() < deadline:
-            if client.loop(timeout=POLL_S) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if self._poll(client, _GOODBYE_POLL_S) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
         self._flush_acks()
         client.disconnect()
-        client.loop(timeout=POLL_S)
+        self._poll(client, _GOODBYE_POLL_S)
 
     # --- paho callbacks (in this thread) -------------------------------------------------
 
@@ -332,35 +396,51 @@ class Uplink:
             acked, session.acked = session.acked, []
             self.stats.readings_acked += self._outbox.delete(acked)
 
-    def _pump(self, client: mqtt.Client) -> None:
+    def _pump(self, client: mqtt.Client) -> float:
+        """Publish what is due; return how long the thread may sleep unless woken (by a
+        commit, a PUBACK or stop)."""
         session = self._session
         self._flush_acks()
         now = time.monotonic()
         if now >= session.heartbeat_due:
             self._publish_status(client)
+        idle = max(0.0, min(IDLE_S, session.heartbeat_due - now))
         window = self._config.outbox.window
         room = window + ALARM_RESERVE - len(session.inflight)
-        if room > 0:
+        if room > 0 and self._outbox.last_seq(Lane.ALARM) > session.alarm_cursor:
             rows = self._outbox.pending(Lane.ALARM, session.alarm_cursor, room)
             for row in rows:
                 self._send_alarm(client, row, now)
             if len(rows) == room:
-                return  # more alarms wait; telemetry waits for them
+                return idle  # more alarms wait for PUBACKs; telemetry waits for them
         rate = self._config.outbox.replay_rate
         session.tokens = min(max(rate, 1.0), session.tokens + (now - session.refilled) * rate)
         session.refilled = now
-        while len(session.inflight) < window and session.tokens >= 1.0:
+        linger = self._config.outbox.batch_linger_s
+        while len(session.inflight) < window:
+            if self._outbox.last_seq(Lane.TELEMETRY) <= session.telemetry_cursor:
+                return idle
+            if session.tokens < 1.0:
+                return min(idle, (1.0 - session.tokens) / rate)
+            added = self._outbox.added(Lane.TELEMETRY)
+            lingering = now - session.last_telemetry < linger
+            if lingering and session.lingering is not None:
+                before, found = session.lingering
+                if found + added - before < MAX_READINGS_PER_BATCH:
+                    return min(idle, session.last_telemetry + linger - now)
             rows = self._outbox.pending(
                 Lane.TELEMETRY, session.telemetry_cursor, MAX_READINGS_PER_BATCH
             )
             if not rows:
-                return
-            linger = self._config.outbox.batch_linger_s
-            if len(rows) < MAX_READINGS_PER_BATCH and now - session.last_telemetry < linger:
-                return
+                return idle
+            if len(rows) < MAX_READINGS_PER_BATCH and lingering:
+                session.lingering = (added, len(rows))
+                return min(idle, session.last_telemetry + linger - now)
+            session.lingering = None
             self._send_batch(client, rows, now)
             session.tokens -= 1.0
             session.last_telemetry = now
+        return idle  # the window is full: PUBACKs wake the thread
 
     def _decode_rows(self, rows: list[Row]) -> list[tuple[Row, Reading]]:
         good: list[tuple[Row, Reading]] = []

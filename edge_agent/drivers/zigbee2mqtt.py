@@ -92,9 +92,13 @@ def _int(payload: Mapping[str, Any], key: str, device: str, top: int) -> int | N
     return None
 
 
-def map_payload(device: DeviceConfig, payload: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The reading fields (without id, device, ts) a Zigbee2MQTT state payload carries."""
-    params = DeviceParams.model_validate(dict(device.params))
+def map_payload(
+    device: DeviceConfig, payload: Mapping[str, Any], params: DeviceParams | None = None
+) -> list[dict[str, Any]]:
+    """The reading fields (without id, device, ts) a Zigbee2MQTT state payload carries;
+    ``params`` are the device's validated params (validated here if not given)."""
+    if params is None:
+        params = DeviceParams.model_validate(dict(device.params))
     name = device.id
     out: list[dict[str, Any]] = []
     battery = _int(payload, "battery", name, 100)
@@ -150,7 +154,7 @@ class Zigbee2MqttDriver:
         self.options = Options.model_validate(dict(context.options))
         self.name = context.name
         self._gateway = str(context.extras.get("gateway", "linli"))
-        self._by_name: dict[str, DeviceConfig] = {}
+        self._by_name: dict[str, tuple[DeviceConfig, DeviceParams]] = {}
         self.update_devices(context.devices)
         self._last_health: dict[str, tuple[float, tuple[Any, ...]]] = {}
         self._unknown_seen: set[str] = set()
@@ -163,9 +167,7 @@ class Zigbee2MqttDriver:
         self.messages = 0
 
     def update_devices(self, devices: Sequence[DeviceConfig]) -> None:
-        for device in devices:
-            DeviceParams.model_validate(dict(device.params))
-        self._by_name = {d.key: d for d in devices}
+        self._by_name = {d.key: (d, DeviceParams.model_validate(dict(d.params))) for d in devices}
 
     def _topic(self, friendly_name: str, suffix: str = "") -> str:
         return valid_publish_topic(f"{self.options.base_topic}/{friendly_name}{suffix}")
@@ -232,8 +234,8 @@ class Zigbee2MqttDriver:
     def handle(self, friendly_name: str, payload: bytes) -> None:
         """Map one state message of ``friendly_name`` and emit its observations."""
         self.messages += 1
-        device = self._by_name.get(friendly_name)
-        if device is None:
+        known = self._by_name.get(friendly_name)
+        if known is None:
             self.unknown_messages += 1
             if friendly_name not in self._unknown_seen:
                 self._unknown_seen.add(friendly_name)
@@ -244,6 +246,7 @@ class Zigbee2MqttDriver:
                     friendly_name[:100],
                 )
             return
+        device, params = known
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
@@ -260,7 +263,7 @@ class Zigbee2MqttDriver:
         emit = self._emit
         if emit is None:
             return
-        for fields in map_payload(device, data):
+        for fields in map_payload(device, data, params):
             if fields["kind"] == "health" and not self._health_due(device.id, fields):
                 continue
             emit(Observation(device.id, fields))
@@ -284,10 +287,9 @@ class Zigbee2MqttDriver:
         if client is None:
             return False
         started = False
-        for name, config in self._by_name.items():
+        for name, (config, params) in self._by_name.items():
             if device is not None and config.id != device:
                 continue
-            params = DeviceParams.model_validate(dict(config.params))
             if params.self_test_payload is None:
                 continue
             client.publish(self._topic(name, "/set"), params.self_test_payload, qos=1)
