@@ -29,19 +29,19 @@ log = logging.getLogger(__name__)
 STEP = timedelta(minutes=5)
 
 
-def _series(
-    buckets: list[OccupancyBucket], *, timezone: str, start: datetime
+def _from_points(
+    counts: list[tuple[float, float]],
+    flows: list[tuple[float, int, int]],
+    *,
+    timezone: str,
+    start: datetime,
 ) -> OccupancySeries | None:
-    counts = [(b.start.timestamp(), b.mean_count) for b in buckets if b.mean_count is not None]
+    """A room's series from (POSIX s, mean count) points if it has any, else from (POSIX s,
+    entries, exits) door-counter points."""
     if counts:
         return occupancy_from_count_columns(
             [t for t, _ in counts], [v for _, v in counts], max_hold=3 * STEP
         )
-    flows = [
-        (b.start.timestamp(), b.entries or 0, b.exits or 0)
-        for b in buckets
-        if b.entries is not None or b.exits is not None
-    ]
     if flows:
         return occupancy_from_counter_columns(
             [t for t, _, _ in flows],
@@ -51,6 +51,18 @@ def _series(
             start=start,
         )
     return None
+
+
+def _series(
+    buckets: list[OccupancyBucket], *, timezone: str, start: datetime
+) -> OccupancySeries | None:
+    counts = [(b.start.timestamp(), b.mean_count) for b in buckets if b.mean_count is not None]
+    flows = [
+        (b.start.timestamp(), b.entries or 0, b.exits or 0)
+        for b in buckets
+        if b.entries is not None or b.exits is not None
+    ]
+    return _from_points(counts, flows, timezone=timezone, start=start)
 
 
 def _column_series(
@@ -62,20 +74,8 @@ def _column_series(
     """:func:`_series` of (bucket µs, sum count, n count, entries, exits, n counter) rows."""
     # from_us(b).timestamp() is b / 10**6 exactly: both divide the integer microseconds.
     counts = [(b / 1_000_000, (total or 0) / n) for b, total, n, _e, _x, _nc in rows if n]
-    if counts:
-        return occupancy_from_count_columns(
-            [t for t, _ in counts], [v for _, v in counts], max_hold=3 * STEP
-        )
     flows = [(b / 1_000_000, e or 0, x or 0) for b, _t, _n, e, x, nc in rows if nc]
-    if flows:
-        return occupancy_from_counter_columns(
-            [t for t, _, _ in flows],
-            [e for _, e, _ in flows],
-            [x for _, _, x in flows],
-            timezone=timezone,
-            start=start,
-        )
-    return None
+    return _from_points(counts, flows, timezone=timezone, start=start)
 
 
 def _column_series_of(
