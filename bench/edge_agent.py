@@ -67,7 +67,15 @@ def _devices_toml(driver: str = "sim", kinds: tuple[str, ...] = ()) -> str:
     return "\n".join(out)
 
 
-def _config_toml(broker: Mosquitto, gateway: str, outbox: Path, options: str) -> str:
+def _agent_toml(
+    broker: Mosquitto,
+    gateway: str,
+    outbox: Path,
+    driver: str,
+    factory: str,
+    options: str,
+    devices: str,
+) -> str:
     return f"""gateway = "{gateway}"
 site = "bench"
 [uplink]
@@ -76,12 +84,16 @@ port = {broker.port}
 [outbox]
 path = "{outbox}"
 [[drivers]]
-name = "sim"
-factory = "{SIM}"
+name = "{driver}"
+factory = "{factory}"
 [drivers.options]
 {options}
-{_devices_toml()}
+{devices}
 """
+
+
+def _config_toml(broker: Mosquitto, gateway: str, outbox: Path, options: str) -> str:
+    return _agent_toml(broker, gateway, outbox, "sim", SIM, options, _devices_toml())
 
 
 # Zigbee2MQTT has no people counter; the mix keeps one reading per message.
@@ -89,22 +101,10 @@ Z2M_KINDS = ("presence", "presence", "smoke", "door")
 
 
 def _z2m_config_toml(broker: Mosquitto, gateway: str, outbox: Path, base_topic: str) -> str:
-    return f"""gateway = "{gateway}"
-site = "bench"
-[uplink]
-host = "{broker.host}"
-port = {broker.port}
-[outbox]
-path = "{outbox}"
-[[drivers]]
-name = "z2m"
-factory = "{Z2M}"
-[drivers.options]
-host = "{broker.host}"
-port = {broker.port}
-base_topic = "{base_topic}"
-{_devices_toml("z2m", Z2M_KINDS)}
-"""
+    options = f'host = "{broker.host}"\nport = {broker.port}\nbase_topic = "{base_topic}"'
+    return _agent_toml(
+        broker, gateway, outbox, "z2m", Z2M, options, _devices_toml("z2m", Z2M_KINDS)
+    )
 
 
 def _z2m_payload(kind: str, n: int) -> bytes:
