@@ -262,12 +262,7 @@ class LiveHub:
         if reading.count is not None:
             state.counts[reading.device] = int(reading.count)
         elif reading.entries is not None:
-            timezone = self._timezones.get(s.site, "Asia/Shanghai")
-            cached = self._days.get(timezone)
-            if cached is not None and cached[0] <= ts < cached[1]:
-                day = cached[2]
-            else:
-                day = self._counting_day(ts, timezone)
+            day = self._counting_day(ts, self._timezones.get(s.site, "Asia/Shanghai"))
             delta = int(reading.entries) - int(reading.exits or 0)
             if state.counter is not None and state.counter_day is not None:
                 if day > state.counter_day:
